@@ -1,0 +1,1 @@
+"""The cost-model service: cost models and their application to OpenShift usage."""

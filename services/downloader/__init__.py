@@ -1,0 +1,1 @@
+"""The downloader service: report discovery, download and CSV to Parquet conversion."""

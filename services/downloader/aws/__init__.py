@@ -1,0 +1,1 @@
+"""AWS Cost and Usage Reports: manifests, discovery and conversion."""

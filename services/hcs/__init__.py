@@ -1,0 +1,1 @@
+"""The HCS service: Hybrid Committed Spend extracts."""

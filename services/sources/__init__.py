@@ -1,0 +1,1 @@
+"""The sources service: sources and providers, their creation, status and deletion."""

@@ -1,0 +1,8 @@
+"""Run the sources service: ``python -m services.sources``."""
+
+from services.sources.app import create_router, create_runtime
+from shared.service import serve
+from shared.settings import load_settings
+
+runtime = create_runtime(load_settings())
+serve(runtime, extra_routes=create_router(runtime))

@@ -1,0 +1,64 @@
+"""The request that registers a source, validated before anything is stored."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.identifiers import SchemaName
+from shared.providers import Provider
+
+__all__ = ["AwsBillingSource", "SourceRequest"]
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class AwsBillingSource(BaseModel):
+    """Where an AWS Cost and Usage Report is delivered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bucket: str = Field(description="S3 bucket of the report.")
+    report_prefix: str = Field("", description="Report path prefix inside the bucket.")
+    report_name: str | None = Field(None, description="Report name; any when empty.")
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        if not _BUCKET_RE.fullmatch(value) or ".." in value:
+            raise ValueError(
+                "must be an S3 bucket name: 3-63 lower-case letters, digits, '.' or '-'"
+            )
+        return value
+
+    @field_validator("report_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if ".." in value.split("/") or value.startswith("/"):
+            raise ValueError("must be a relative key prefix without '..' components")
+        return value.strip("/")
+
+
+class SourceRequest(BaseModel):
+    """A source to register: tenant, provider id and billing source."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_name: SchemaName
+    provider_uuid: UUID
+    name: str = Field(min_length=1, max_length=200)
+    type: Literal["AWS", "AWS-local"] = "AWS"
+    billing_source: AwsBillingSource
+
+    def to_provider(self) -> Provider:
+        return Provider(
+            uuid=self.provider_uuid,
+            name=self.name,
+            type=self.type,
+            schema_name=self.schema_name,
+            billing_source=self.billing_source.model_dump(),
+            setup_complete=False,
+        )

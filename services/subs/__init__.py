@@ -1,0 +1,1 @@
+"""The SUBS service: subscription (RHEL) extraction and messages."""

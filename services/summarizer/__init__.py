@@ -1,0 +1,1 @@
+"""The summarizer service: daily summaries, manifests and, later, retention."""
