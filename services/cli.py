@@ -204,6 +204,7 @@ async def _follow(database_url: str, providers: list[uuid.UUID], timeout_s: floa
     """Print manifest progress until every manifest is complete or failed."""
     conn = await asyncpg.connect(database_url)
     seen: dict[int, str] = {}
+    last_letter = await conn.fetchval("SELECT coalesce(max(id), 0) FROM costpipe.dead_letters")
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
@@ -224,6 +225,16 @@ async def _follow(database_url: str, providers: list[uuid.UUID], timeout_s: floa
                     if row["error"]:
                         print(f"  error: {row['error']}", file=log, flush=True)
                     seen[row["id"]] = line
+            letters = await conn.fetch(
+                "SELECT id, task, reason, error FROM costpipe.dead_letters WHERE id > $1 ORDER BY id",
+                last_letter,
+            )
+            for letter in letters:
+                last_letter = letter["id"]
+                if letter["reason"] != "not implemented":
+                    print(f"dead letter: {letter['task']}: {letter['reason']}: {letter['error'].splitlines()[-1]}", file=log, flush=True)
+                    if letter["task"] == "masu.celery.tasks.check_report_updates" and not rows:
+                        return False
             if rows and all(row["status"] in {"complete", "failed"} for row in rows):
                 return all(row["status"] == "complete" for row in rows)
             await asyncio.sleep(1.0)

@@ -40,9 +40,7 @@ def create_admin_app(runtime: Runtime, extra: APIRouter | None = None) -> FastAP
             heartbeat["at"] = datetime.now(UTC)
             await asyncio.sleep(1.0)
 
-    @app.on_event("startup")
-    async def start_heartbeat() -> None:
-        app.state.heartbeat = asyncio.create_task(beat())
+    app.state.start_heartbeat = lambda: asyncio.get_running_loop().create_task(beat())
 
     def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
         expected = runtime.settings.COSTPIPE_ADMIN_TOKEN.get_secret_value()

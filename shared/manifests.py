@@ -152,14 +152,19 @@ async def mark_file_done(
 async def mark_file_failed(
     conn: asyncpg.Connection, manifest_id: int, name: str, error: str
 ) -> None:
-    """Mark the file and its manifest failed, keeping the status the file had."""
-    await conn.execute(
+    """Mark the file and its manifest failed, keeping the status the file had.
+
+    A file that another delivery of the same event finished stays done.
+    """
+    status = await conn.execute(
         "UPDATE costpipe.report_files SET failed_status = status, status = 'failed',"
-        " error = $3 WHERE manifest_id = $1 AND report_name = $2",
+        " error = $3 WHERE manifest_id = $1 AND report_name = $2 AND status <> 'done'",
         manifest_id,
         name,
         error,
     )
+    if status == "UPDATE 0":
+        return
     await mark_manifest_state(conn, manifest_id, "download", "failed", status="failed", error=error)
 
 

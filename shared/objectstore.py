@@ -90,9 +90,12 @@ class S3ObjectStore:
         async with self._client() as s3:
             try:
                 response = await s3.get_object(Bucket=bucket, Key=key)
-                async with response["Body"] as body:
-                    while chunk := await body.read(_CHUNK_BYTES):
+                body = response["Body"]
+                try:
+                    while chunk := await body.content.read(_CHUNK_BYTES):
                         yield chunk
+                finally:
+                    body.close()
             except (ClientError, BotoCoreError) as error:
                 raise _translate(error, bucket, key) from error
 

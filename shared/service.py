@@ -44,7 +44,7 @@ def serve(
         host=settings.COSTPIPE_ADMIN_HOST,
         port=settings.COSTPIPE_ADMIN_PORT,
         log_config=None,
-        lifespan="on",
+        lifespan="off",
     )
     server = _EmbeddedServer(config)
     app = runtime.app
@@ -52,6 +52,7 @@ def serve(
     async def start_admin() -> None:
         await runtime.open()
         app.loop.create_task(server.serve())
+        api.state.heartbeat = api.state.start_heartbeat()
         runtime.ready = True
         log.info(
             "service ready",
@@ -64,5 +65,7 @@ def serve(
     log.info("service starting", extra={"broker": settings.KAFKA_BOOTSTRAP_SERVERS})
     # Topics exist before faust subscribes, with the partition count the tables need.
     asyncio.run(ensure_topics(settings))
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    worker = faust.Worker(
+        app, loglevel="WARNING", quiet=True, redirect_stdouts=False, override_logging=False
+    )
     worker.execute_from_commandline()

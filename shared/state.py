@@ -23,7 +23,7 @@ class ManifestProgressTable:
 
     def __init__(self, app: faust.App, partitions: int) -> None:
         self._table = app.Table(
-            "manifest_progress", default=None, partitions=partitions, value_type=dict
+            "manifest_progress", default=None, partitions=partitions
         )
 
     async def mark_done(
@@ -82,7 +82,7 @@ class TaskLockTable:
     """
 
     def __init__(self, app: faust.App, partitions: int) -> None:
-        self._table = app.Table("task_locks", default=None, partitions=partitions, value_type=dict)
+        self._table = app.Table("task_locks", default=None, partitions=partitions)
 
     async def acquire(
         self, pool: asyncpg.Pool, lock_key: str, holder: UUID, ttl_s: int

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import uuid
 from datetime import UTC, date, datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -152,7 +153,8 @@ class ReportFileHandlers:
         context = payload.report_context
         async with ctx.pool.acquire() as conn:
             await manifests.mark_file_processing(conn, context.manifest_id, context.file_key)
-        work = ctx.settings.COSTPIPE_WORK_DIR / "downloads" / str(ctx.envelope.event_id)
+        # Two deliveries of one event may run at once, so each gets its own folder.
+        work = ctx.settings.COSTPIPE_WORK_DIR / "downloads" / uuid.uuid4().hex
         work.mkdir(parents=True, exist_ok=True)
         try:
             await self._convert_and_store(ctx, payload, work)

@@ -50,10 +50,11 @@ def summarize_aws_files(
     conn = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
     try:
         conn.execute("SET TimeZone = 'UTC'")
-        paths = [str(path) for path in files]
+        # Views cannot take parameters; the paths are scratch files this process named.
+        paths = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
         conn.execute(
-            "CREATE TEMP VIEW aws_line_items AS SELECT * FROM read_parquet(?, hive_partitioning = false)",
-            [paths],
+            "CREATE TEMP VIEW aws_line_items AS SELECT * FROM"
+            f" read_parquet([{paths}], hive_partitioning = false)"
         )
         query = load_query("services.summarizer.sql", "aws_daily_summary.sql")
         return conn.execute(query, [start, end]).fetchall()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 from uuid import UUID
@@ -135,7 +136,7 @@ class SummaryHandlers:
                 f"update_summary_tables: no converted delivery of provider {payload.provider_uuid} "
                 f"covers {start:%Y-%m}; run check_report_updates first"
             )
-        work = ctx.settings.COSTPIPE_WORK_DIR / "summaries" / str(ctx.envelope.event_id)
+        work = ctx.settings.COSTPIPE_WORK_DIR / "summaries" / uuid.uuid4().hex
         try:
             files = await self._fetch_line_items(ctx, payload, manifest.assembly_id, start, end, work)
             rows = await asyncio.to_thread(
