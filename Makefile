@@ -1,0 +1,41 @@
+# Entry points: `make run` (the embedded default end to end) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint bench stack-start stack-stop clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[stack,dev]'
+	touch $(STAMP)
+
+## Generate a month of AWS CUR, ingest it through the local stack, print daily totals.
+run: install
+	$(VENV)/bin/costpipe run
+
+## Unit and integration tests; the tests start the local stack they need.
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check shared services tests
+	$(VENV)/bin/ruff format --check shared services tests
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/run.py
+
+stack-start: install
+	$(PY) deploy/stack/stack.py start
+
+stack-stop:
+	$(PY) deploy/stack/stack.py stop
+
+clean:
+	-$(PY) deploy/stack/stack.py stop --purge
+	rm -rf $(VENV) .stack
