@@ -19,7 +19,7 @@ import asyncpg
 
 from services import launcher
 from services.reports import CurDelivery, find_cur_deliveries, report_daily_totals
-from services.sources.records import AwsBillingSource, SourceRequest
+from services.sources.records import BillingSource, SourceRequest
 from shared.catalogue import CATALOGUE
 from shared.providers import upsert_provider
 from shared.settings import Settings
@@ -80,7 +80,7 @@ def command_source_add(args: argparse.Namespace) -> int:
         provider_uuid=args.provider_uuid or uuid.uuid4(),
         name=args.name,
         type="AWS",
-        billing_source=AwsBillingSource(bucket=args.bucket, report_prefix=args.report_prefix, report_name=args.report_name),
+        billing_source=BillingSource(bucket=args.bucket, report_prefix=args.report_prefix, report_name=args.report_name),
     )
     asyncio.run(_add_source(Settings().DATABASE_URL.get_secret_value(), request))
     print(f"source added: {request.provider_uuid} in {request.schema_name}")
@@ -169,13 +169,13 @@ async def _run(
             schema_name=RUN_SCHEMA,
             provider_uuid=uuid.uuid4(),
             name=f"aws-{delivery.report_name}-{index + 1}",
-            billing_source=AwsBillingSource(bucket=RUN_BUCKET, report_prefix=delivery.prefix, report_name=delivery.report_name),
+            billing_source=BillingSource(bucket=RUN_BUCKET, report_prefix=delivery.prefix, report_name=delivery.report_name),
         )
         await _add_source(database_url, request)
         sources.append((request, delivery))
     log = sys.stderr if args.format == "csv" else sys.stdout
     print("starting services ...", file=log, flush=True)
-    services.start(extra={"scheduler": {"COSTPIPE_SCHEDULER_TICK_ON_START": "true"}})
+    services.start(extra={"scheduler": {"COSTPIPE_SCHEDULER_TICK_ON_START": "true", "SCHEDULE_REPORT_CHECKS": "true"}})
     services.wait_ready()
     print("services ready; the scheduler has emitted check_report_updates", file=log, flush=True)
     ok = await _follow(database_url, [s[0].provider_uuid for s in sources], args.timeout, log)

@@ -13,7 +13,7 @@ import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -64,6 +64,7 @@ def report_daily_totals(delivery: CurDelivery) -> dict[date, Decimal]:
             with _open_text(path) as handle:
                 for row in csv.DictReader(handle):
                     started = row.get("lineItem/UsageStartDate", "").strip()
-                    day = datetime.fromisoformat(started.replace("Z", "+00:00")).date() if started else start
+                    moment = datetime.fromisoformat(started.replace("Z", "+00:00")) if started else None
+                    day = moment.astimezone(UTC).date() if moment else start
                     totals[day] += Decimal(row["lineItem/UnblendedCost"])
     return dict(sorted(totals.items()))

@@ -59,6 +59,8 @@ class ReportContext(Payload):
     billing_period_start: date
     start: date | None = None
     end: date | None = None
+    report_type: str | None = Field(None, description="Report kind, where a provider has several.")
+    extra: dict[str, Any] = Field(default_factory=dict, description="Provider-specific context.")
 
 
 class GetReportFiles(Payload):
@@ -337,7 +339,8 @@ CATALOGUE: dict[str, TaskSpec] = {
     name: TaskSpec(name, payload, queue, service) for name, payload, queue, service in _SPECS
 }
 
-SERVICES = ("scheduler", "downloader", "summarizer", "costmodel", "hcs", "subs", "sources")
+# "admin" tasks are answered by every service's admin API, not by a consumer.
+SERVICES = ("scheduler", "downloader", "summarizer", "costmodel", "hcs", "subs", "sources", "admin")
 
 
 def spec_for(task: str) -> TaskSpec | None:

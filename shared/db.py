@@ -53,7 +53,14 @@ async def ensure_tenant(conn: asyncpg.Connection, schema_name: str) -> None:
     """Create the tenant's schema and tables if they are missing."""
     quoted = quote_ident(schema_name)
     await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_ID)
-    await conn.execute(_sql("tenant.sql").replace("{schema}", quoted))
+    # tenant.sql creates the schema; tenant_<provider>.sql files add each provider's tables.
+    names = sorted(
+        entry.name
+        for entry in resources.files("shared.sql").iterdir()
+        if entry.name.startswith("tenant") and entry.name.endswith(".sql")
+    )
+    for name in names:
+        await conn.execute(_sql(name).replace("{schema}", quoted))
     await conn.execute(
         "INSERT INTO costpipe.tenants (schema_name) VALUES ($1) ON CONFLICT DO NOTHING",
         schema_name,

@@ -58,13 +58,12 @@ async def get_provider(conn: asyncpg.Connection, provider_uuid: UUID) -> Provide
 
 
 async def active_providers(
-    conn: asyncpg.Connection, provider_type: str, provider_uuid: UUID | None = None
+    conn: asyncpg.Connection, provider_uuid: UUID | None = None
 ) -> list[Provider]:
-    """Return active providers of ``provider_type``, oldest poll first."""
+    """Return active providers (or just ``provider_uuid``), oldest poll first."""
     rows = await conn.fetch(
-        "SELECT * FROM costpipe.providers WHERE active AND type = $1"
-        " AND ($2::uuid IS NULL OR uuid = $2) ORDER BY polling_timestamp NULLS FIRST, uuid",
-        provider_type,
+        "SELECT * FROM costpipe.providers WHERE active"
+        " AND ($1::uuid IS NULL OR uuid = $1) ORDER BY polling_timestamp NULLS FIRST, uuid",
         provider_uuid,
     )
     return [_provider(row) for row in rows]

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     )
 
     # Koku's task settings.
-    SCHEDULE_REPORT_CHECKS: bool = True
+    SCHEDULE_REPORT_CHECKS: bool = False
     REPORT_DOWNLOAD_SCHEDULE: str = "0 * * * *"
     REMOVE_EXPIRED_REPORT_DATA_ON_DAY: int = Field(1, ge=0, le=31)
     REMOVE_EXPIRED_REPORT_UTC_TIME: str = "00:00"

@@ -84,9 +84,16 @@ async def write_plain_csv(chunks: AsyncIterator[bytes], name: str, target: Path)
     raw_path = target.with_suffix(".download")
     container: Container | None = None
     gzip_stream: _GzipStream | None = None
+    head = b""
     with target.open("wb") as out, raw_path.open("wb") as raw:  # noqa: ASYNC230 - local scratch file
-        async for chunk in chunks:
+        async for piece in chunks:
+            chunk = piece
             if container is None:
+                # The magic bytes may arrive split over several chunks.
+                head += chunk
+                if len(head) < len(_ZIP_MAGIC):
+                    continue
+                chunk, head = head, b""
                 container = detect_container(chunk[:4])
                 if container is Container.GZIP:
                     gzip_stream = _GzipStream(name)
@@ -96,10 +103,14 @@ async def write_plain_csv(chunks: AsyncIterator[bytes], name: str, target: Path)
                 out.write(chunk)
             else:
                 raw.write(chunk)
+        if container is None:
+            container = detect_container(head)
+            if container is Container.PLAIN:
+                out.write(head)
+            else:
+                raise BadInputError(f"{name}: the file ends after {len(head)} bytes; re-deliver the report")
         if gzip_stream is not None:
             out.write(gzip_stream.finish())
-    if container is None:
-        container = Container.PLAIN
     if container is Container.ZIP:
         _extract_single_member(raw_path, name, target)
     elif container is Container.PARQUET:

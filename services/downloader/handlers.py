@@ -11,136 +11,50 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
-from datetime import UTC, date, datetime
-from pathlib import PurePosixPath
-from typing import Any
-
 import asyncio
+from datetime import UTC, date, datetime
+from pathlib import Path, PurePosixPath
 
+from services.downloader.containers import Container, write_plain_csv
+from services.downloader.ingest import ingest_for
+from services.downloader.polling import GET_REPORT_FILES
 from shared import manifests, metrics
-from shared.catalogue import GetReportFiles, ReportContext, ReportToSummarize, SummarizeReports, CheckReportUpdates
+from shared.catalogue import (
+    CheckReportUpdates,
+    GetReportFiles,
+    ReportToSummarize,
+    SummarizeReports,
+)
 from shared.errors import BadInputError, ObjectNotFoundError
 from shared.events import Envelope, derive_event_id
 from shared.keys import daily_parquet_key
-from shared.providers import Provider, active_providers
+from shared.providers import active_providers
 from shared.runtime import TaskContext, TaskHandler
 from shared.state import ManifestProgressTable
 from shared.topics import Size
-from services.downloader.aws.cur import convert_cur_csv
-from services.downloader.aws.manifest import find_month_manifests, month_of_manifest_key, parse_manifest
-from services.downloader.containers import Container, write_plain_csv
 
 __all__ = ["TASKS", "build_handlers"]
 
 log = logging.getLogger(__name__)
 
 CHECK_REPORT_UPDATES = "masu.celery.tasks.check_report_updates"
-GET_REPORT_FILES = "masu.processor.tasks.get_report_files"
 SUMMARIZE_REPORTS = "masu.processor.tasks.summarize_reports"
 TASKS = (CHECK_REPORT_UPDATES, GET_REPORT_FILES)
 
 
-def _months_back(today: date, count: int) -> date:
-    """Return the first day of the month ``count - 1`` months before ``today``'s."""
-    index = today.year * 12 + today.month - 1 - (count - 1)
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def _oldest_month(ctx: TaskContext, provider: Provider) -> date:
-    settings = ctx.settings
-    initial = not provider.setup_complete or settings.INITIAL_INGEST_OVERRIDE
-    count = settings.INITIAL_INGEST_NUM_MONTHS if initial else 2
-    return _months_back(datetime.now(UTC).date(), count)
-
-
 async def check_report_updates(ctx: TaskContext, payload: CheckReportUpdates) -> None:
-    """Record each new delivery of every due AWS provider and queue its files."""
+    """Poll every active provider whose type the downloader can ingest."""
     async with ctx.pool.acquire() as conn:
-        providers = await active_providers(conn, "AWS", payload.provider_uuid)
-        providers += await active_providers(conn, "AWS-local", payload.provider_uuid)
+        providers = await active_providers(conn, payload.provider_uuid)
     for provider in providers:
-        await _poll_aws_provider(ctx, provider)
+        ingest = ingest_for(provider.type)
+        if ingest is None:
+            log.info("report check skipped: provider type %s is not built yet", provider.type)
+            continue
+        await ingest.poll(ctx, provider)
     if not ctx.committed:
         async with ctx.effects():
             pass
-
-
-async def _poll_aws_provider(ctx: TaskContext, provider: Provider) -> None:
-    bucket = provider.billing_source["bucket"]
-    prefix = provider.billing_source.get("report_prefix", "").strip("/")
-    report_name = provider.billing_source.get("report_name")
-    keys = await ctx.store.list_keys(bucket, f"{prefix}/" if prefix else "")
-    oldest = _oldest_month(ctx, provider)
-    due = [k for k in find_month_manifests(keys, prefix, report_name) if month_of_manifest_key(k) >= oldest]
-    log.info(
-        "report check found %d manifest(s)",
-        len(due),
-        extra={"provider_uuid": str(provider.uuid), "bucket": bucket},
-    )
-    for key in due:
-        manifest = parse_manifest(key, await ctx.store.get_bytes(bucket, key))
-        async with ctx.pool.acquire() as conn, conn.transaction():
-            record = await manifests.create_manifest(
-                conn,
-                provider.uuid,
-                manifest.assembly_id,
-                manifest.billing_period_start,
-                list(manifest.report_keys),
-            )
-            await conn.execute(
-                "UPDATE costpipe.providers SET polling_timestamp = now() WHERE uuid = $1",
-                provider.uuid,
-            )
-            if record is None:
-                record = await manifests.find_manifest(conn, provider.uuid, manifest.assembly_id)
-            pending = await manifests.unfinished_files(conn, record.id) if record else []
-        if record is None or not pending:
-            continue
-        log.info(
-            "manifest files queued",
-            extra={
-                "manifest_id": record.id,
-                "assembly_id": record.assembly_id,
-                "files": record.num_total_files,
-                "queued": len(pending),
-            },
-        )
-        size = Size.XL if record.num_total_files > ctx.settings.XL_REPORT_COUNT else Size.DEFAULT
-        for file_key in pending:
-            await ctx.runtime.send_event(_file_event(ctx.envelope, provider, record, file_key), size)
-
-
-def _file_event(
-    parent: Envelope, provider: Provider, record: manifests.ManifestRecord, file_key: str
-) -> Envelope:
-    context = ReportContext(
-        manifest_id=record.id,
-        assembly_id=record.assembly_id,
-        file_key=file_key,
-        num_total_files=record.num_total_files,
-        billing_period_start=record.billing_period_start,
-    )
-    payload = GetReportFiles(
-        customer_name=provider.schema_name,
-        billing_source=provider.billing_source,
-        provider_type=provider.type,  # type: ignore[arg-type]
-        schema_name=provider.schema_name,
-        provider_uuid=provider.uuid,
-        report_month=record.billing_period_start,
-        report_context=context,
-        tracing_id=parent.tracing_id,
-    )
-    # The id comes from the manifest, not the poll, so a later poll that re-queues an
-    # unfinished file produces a duplicate that the inbox drops.
-    return Envelope(
-        event_id=derive_event_id(f"manifest:{record.id}", GET_REPORT_FILES, file_key),
-        task=GET_REPORT_FILES,
-        tracing_id=parent.tracing_id,
-        schema_name=provider.schema_name,
-        provider_uuid=provider.uuid,
-        created_at=datetime.now(UTC),
-        payload=payload.model_dump(mode="json"),
-    )
 
 
 class ReportFileHandlers:
@@ -161,7 +75,7 @@ class ReportFileHandlers:
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
 
-    async def _convert_and_store(self, ctx: TaskContext, payload: GetReportFiles, work: Any) -> None:
+    async def _convert_and_store(self, ctx: TaskContext, payload: GetReportFiles, work: Path) -> None:
         context = payload.report_context
         bucket = payload.billing_source["bucket"]
         name = PurePosixPath(context.file_key).name
@@ -178,14 +92,13 @@ class ReportFileHandlers:
             raise BadInputError(
                 f"{name}: Parquet CUR files are not supported yet; deliver the report as CSV"
             )
+        ingest = ingest_for(payload.provider_type)
+        if ingest is None:
+            raise BadInputError(
+                f"{name}: provider type {payload.provider_type} is not built yet"
+            )
         result = await asyncio.to_thread(
-            convert_cur_csv,
-            csv_path,
-            name,
-            work / "parquet",
-            context.billing_period_start,
-            memory_limit=ctx.settings.DUCKDB_MEMORY_LIMIT,
-            threads=ctx.settings.DUCKDB_THREADS,
+            ingest.convert, csv_path, name, work / "parquet", context, ctx.settings
         )
         stem = name.split(".", 1)[0]
         for day, path in result.day_files.items():

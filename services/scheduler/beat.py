@@ -62,7 +62,7 @@ def tick_event(entry: BeatEntry, scheduled_at: datetime) -> Envelope:
     """Return the event of one tick; the id depends only on task and scheduled time."""
     if spec_for(entry.task) is None:
         raise ValueError(f"beat entry names unknown task {entry.task!r}")
-    seed = f"beat:{entry.task}:{scheduled_at.isoformat()}"
+    seed = f"beat:{entry.task}:{scheduled_at.astimezone(UTC).isoformat()}"
     return Envelope(
         event_id=derive_event_id(seed, entry.task),
         task=entry.task,

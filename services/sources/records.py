@@ -11,13 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shared.identifiers import SchemaName
 from shared.providers import Provider
 
-__all__ = ["AwsBillingSource", "SourceRequest"]
+__all__ = ["BillingSource", "SourceRequest"]
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-class AwsBillingSource(BaseModel):
-    """Where an AWS Cost and Usage Report is delivered."""
+class BillingSource(BaseModel):
+    """Where a provider's reports are delivered: an S3 bucket and a key prefix.
+
+    For AWS the prefix and report name are the CUR's; for Azure and GCP the prefix is
+    the export's folder and the report name its export name, as copied to S3.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -50,8 +54,8 @@ class SourceRequest(BaseModel):
     schema_name: SchemaName
     provider_uuid: UUID
     name: str = Field(min_length=1, max_length=200)
-    type: Literal["AWS", "AWS-local"] = "AWS"
-    billing_source: AwsBillingSource
+    type: Literal["AWS", "AWS-local", "Azure", "Azure-local", "GCP", "GCP-local"] = "AWS"
+    billing_source: BillingSource
 
     def to_provider(self) -> Provider:
         return Provider(

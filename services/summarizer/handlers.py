@@ -17,9 +17,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from uuid import UUID
 
-from services.summarizer.aws_summary import SUMMARY_COLUMNS, summarize_aws_files
+from services.summarizer.providers import summary_for
 from shared import manifests
 from shared.catalogue import MarkManifestComplete, SummarizeReports, UpdateSummaryTables
+from shared.engines import load_query
 from shared.errors import BadInputError
 from shared.identifiers import quote_ident
 from shared.keys import assembly_of_key, daily_parquet_month_prefix
@@ -34,7 +35,6 @@ SUMMARIZE_REPORTS = "masu.processor.tasks.summarize_reports"
 UPDATE_SUMMARY_TABLES = "masu.processor.tasks.update_summary_tables"
 MARK_MANIFEST_COMPLETE = "masu.processor.tasks.mark_manifest_complete"
 TASKS = (SUMMARIZE_REPORTS, UPDATE_SUMMARY_TABLES, MARK_MANIFEST_COMPLETE)
-AWS_SUMMARY_TABLE = "reporting_awscostentrylineitem_daily_summary"
 _DOWNLOAD_CONCURRENCY = 8
 
 
@@ -119,10 +119,10 @@ class SummaryHandlers:
             await self._locks.release(ctx.pool, lock_key, holder)
 
     async def _summarize(self, ctx: TaskContext, payload: UpdateSummaryTables, start: date, end: date) -> None:
-        if payload.provider_type.removesuffix("-local") != "AWS":
+        spec = summary_for(payload.provider_type)
+        if spec is None:
             raise BadInputError(
-                f"update_summary_tables: provider type {payload.provider_type} is not built yet; "
-                "only AWS summaries exist so far"
+                f"update_summary_tables: provider type {payload.provider_type} is not built yet"
             )
         async with ctx.pool.acquire() as conn:
             if payload.manifest_id is not None:
@@ -140,18 +140,18 @@ class SummaryHandlers:
         try:
             files = await self._fetch_line_items(ctx, payload, manifest.assembly_id, start, end, work)
             rows = await asyncio.to_thread(
-                summarize_aws_files,
+                spec.run,
                 files,
                 start,
                 end,
-                memory_limit=ctx.settings.DUCKDB_MEMORY_LIMIT,
-                threads=ctx.settings.DUCKDB_THREADS,
+                ctx.settings.DUCKDB_MEMORY_LIMIT,
+                ctx.settings.DUCKDB_THREADS,
             )
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
         records = [(payload.provider_uuid, manifest.id, *row) for row in rows]
         async with ctx.effects() as conn:
-            table = f"{quote_ident(payload.schema)}.{AWS_SUMMARY_TABLE}"
+            table = f"{quote_ident(payload.schema)}.{spec.table}"
             deleted = await conn.execute(
                 f"DELETE FROM {table} WHERE source_uuid = $1 AND usage_start BETWEEN $2 AND $3",
                 payload.provider_uuid,
@@ -159,11 +159,19 @@ class SummaryHandlers:
                 end,
             )
             await conn.copy_records_to_table(
-                AWS_SUMMARY_TABLE,
+                spec.table,
                 schema_name=payload.schema,
-                columns=("source_uuid", "manifest_id", *SUMMARY_COLUMNS),
+                columns=("source_uuid", "manifest_id", *spec.columns),
                 records=records,
             )
+            for name in spec.refresh_sql:
+                statement = load_query("services.summarizer.sql", name)
+                await conn.execute(
+                    statement.replace("{schema}", quote_ident(payload.schema)),
+                    payload.provider_uuid,
+                    start,
+                    end,
+                )
             await manifests.mark_manifest_state(conn, manifest.id, "summary", "end")
             if payload.manifest_id is not None:
                 ctx.emit(

@@ -87,14 +87,6 @@ async def test_gzip_header_split_across_chunks(tmp_path, split):
     assert target.read_bytes() == CSV
 
 
-@pytest.mark.xfail(
-    reason=(
-        "write_plain_csv picks the container from the first chunk alone, so a first "
-        "chunk of one byte (b'\\x1f') is taken for plain CSV and the gzip bytes are "
-        "copied unchanged"
-    ),
-    strict=True,
-)
 async def test_gzip_magic_split_across_chunks(tmp_path):
     packed = gzip.compress(CSV, mtime=0)
     target = tmp_path / "report.csv"
@@ -103,13 +95,6 @@ async def test_gzip_magic_split_across_chunks(tmp_path):
     assert target.read_bytes() == CSV
 
 
-@pytest.mark.xfail(
-    reason=(
-        "write_plain_csv picks the container from the first chunk alone, so an empty "
-        "first chunk makes a gzip object plain CSV"
-    ),
-    strict=True,
-)
 async def test_gzip_after_empty_first_chunk(tmp_path):
     packed = gzip.compress(CSV, mtime=0)
     target = tmp_path / "report.csv"

@@ -369,14 +369,6 @@ def test_conversion_first_bad_row_is_reported(tmp_path):
     assert "row 3:" in str(caught.value)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "DuckDB casts the text 'infinity' to a timestamp, so the value check passes "
-        "and the day folder 'day_partition=infinity' then fails date.fromisoformat "
-        "with ValueError"
-    ),
-    strict=True,
-)
 def test_conversion_infinite_usage_start_raises_bad_input(tmp_path):
     rows = [list(row) for row in ROWS]
     rows[1][4] = "infinity"
@@ -385,13 +377,6 @@ def test_conversion_infinite_usage_start_raises_bad_input(tmp_path):
     assert "column lineItem/UsageStartDate" in str(caught.value)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "DuckDB casts the text 'epoch' to 1970-01-01 00:00 UTC, so a usage start "
-        "that is no ISO 8601 timestamp is accepted and lands on 1970-01-01"
-    ),
-    strict=True,
-)
 def test_conversion_epoch_usage_start_raises_bad_input(tmp_path):
     rows = [list(row) for row in ROWS]
     rows[1][4] = "epoch"

@@ -52,13 +52,6 @@ def test_to_trino_rejects_syntax_error():
         to_trino("SELECT (")
 
 
-@pytest.mark.xfail(
-    reason=(
-        "sqlglot.transpile returns [''] for text with no statement, so to_trino "
-        "returns '' instead of raising 'expected one statement, found 0'"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize("sql", ["", "-- only a comment\n"])
 def test_to_trino_rejects_no_statement(sql):
     with pytest.raises(ValueError, match="expected one statement"):

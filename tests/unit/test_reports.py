@@ -173,13 +173,6 @@ def test_report_daily_totals_over_two_months(tmp_path):
     }
 
 
-@pytest.mark.xfail(
-    reason=(
-        "report_daily_totals takes the date in the timestamp's own UTC offset, but "
-        "the conversion puts line items on their UTC day, so the totals disagree"
-    ),
-    strict=True,
-)
 def test_report_daily_totals_uses_utc_day(tmp_path):
     key = f"{MONTH}/{ASSEMBLY}/costreport-00001.csv"
     _write(

@@ -91,13 +91,6 @@ def test_parse_queue_name(queue, queue_name, expected):
     assert parse_queue_name(PREFIX, queue, queue_name) is expected
 
 
-@pytest.mark.xfail(
-    reason=(
-        "Koku names the cost-model XL queue 'cost_model_xl'; parse_queue_name turns "
-        "'_' into '.' and compares with 'cost-model.xl', so the override is lost"
-    ),
-    strict=True,
-)
 def test_parse_queue_name_koku_cost_model_xl():
     assert parse_queue_name(PREFIX, QueueClass.COST_MODEL, "cost_model_xl") is Size.XL
 

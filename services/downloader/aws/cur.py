@@ -187,10 +187,18 @@ def _check_values(conn: duckdb.DuckDBPyConnection, dialect: str, name: str) -> N
         target = "TIMESTAMPTZ" if column.kind is Kind.TIMESTAMP else DECIMAL
         allow_empty = column.kind is Kind.TIMESTAMP
         empty_test = "" if allow_empty else f" OR trim(coalesce({source}, '')) = ''"
+        # DuckDB also reads words such as 'epoch' and 'infinity' as timestamps; a
+        # usage start must be written out, starting with a YYYY-MM-DD date.
+        shape_test = (
+            f" OR (trim(coalesce({source}, '')) <> ''"
+            f" AND NOT regexp_matches(trim({source}), '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}'))"
+            if column.kind is Kind.TIMESTAMP
+            else ""
+        )
         row = conn.execute(
             f"SELECT source_row, {source} FROM report WHERE"
             f" (trim(coalesce({source}, '')) <> '' AND TRY_CAST(trim({source}) AS {target}) IS NULL)"
-            f"{empty_test} ORDER BY source_row LIMIT 1"
+            f"{empty_test}{shape_test} ORDER BY source_row LIMIT 1"
         ).fetchone()
         if row is not None:
             expected = (

@@ -40,9 +40,12 @@ def parse_manifest(key: str, body: bytes) -> CurManifest:
     assembly_id = document.get("assemblyId")
     if not isinstance(assembly_id, str) or not re.fullmatch(r"[A-Za-z0-9-]{1,64}", assembly_id):
         raise BadInputError(f"{key}: field assemblyId is missing or not an id: {assembly_id!r}")
-    start_text = (document.get("billingPeriod") or {}).get("start")
+    period = document.get("billingPeriod")
+    start_text = period.get("start") if isinstance(period, dict) else None
     try:
-        start = datetime.strptime(str(start_text)[:8], "%Y%m%d").date()
+        if not isinstance(start_text, str) or not re.fullmatch(r"\d{8}T.*", start_text):
+            raise ValueError("not in the %Y%m%dT... form")
+        start = datetime.strptime(start_text[:8], "%Y%m%d").date()
     except ValueError as error:
         raise BadInputError(
             f"{key}: field billingPeriod.start {start_text!r} is not a date such as "

@@ -1,0 +1,51 @@
+"""The provider types the summarizer can summarise: table, columns and query of each.
+
+A provider type plugs in with a :class:`SummarySpec`: the daily summary table in the
+tenant schema, the columns the query fills in order, and a function that runs the
+query over the downloaded line-item Parquet files for a range of usage days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from services.summarizer.aws_summary import SUMMARY_COLUMNS, summarize_aws_files
+
+__all__ = ["SUMMARIES", "SummarySpec", "summary_for"]
+
+
+@dataclass(frozen=True)
+class SummarySpec:
+    """How one provider type's line items become daily summary rows."""
+
+    table: str
+    columns: tuple[str, ...]
+    summarize: Callable[..., list[tuple[Any, ...]]]
+    # PostgreSQL statements (file names in services/summarizer/sql) that rebuild the
+    # UI tables from the daily summary in the same transaction. Each gets {schema}
+    # replaced by the quoted tenant schema and binds $1 source uuid, $2 first day,
+    # $3 last day.
+    refresh_sql: tuple[str, ...] = ()
+
+    def run(
+        self, files: Sequence[Path], start: date, end: date, memory_limit: str, threads: int
+    ) -> list[tuple[Any, ...]]:
+        return self.summarize(files, start, end, memory_limit=memory_limit, threads=threads)
+
+
+SUMMARIES: dict[str, SummarySpec] = {
+    "AWS": SummarySpec(
+        table="reporting_awscostentrylineitem_daily_summary",
+        columns=SUMMARY_COLUMNS,
+        summarize=summarize_aws_files,
+    ),
+}
+
+
+def summary_for(provider_type: str) -> SummarySpec | None:
+    """Return the summary of a provider type; ``-local`` types share their cloud's."""
+    return SUMMARIES.get(provider_type.removesuffix("-local"))
