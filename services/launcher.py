@@ -26,12 +26,13 @@ def stack_dir() -> Path:
 
 def start_stack() -> dict[str, str]:
     """Start the broker, PostgreSQL and the S3 server; return their settings."""
-    subprocess.run([sys.executable, str(STACK_SCRIPT), "start"], check=True)  # noqa: S603 - our own script
+    # The stack's status lines go to standard error, so standard output stays data.
+    subprocess.run([sys.executable, str(STACK_SCRIPT), "start"], check=True, stdout=sys.stderr)  # noqa: S603 - our own script
     return read_stack_env()
 
 
 def stop_stack() -> None:
-    subprocess.run([sys.executable, str(STACK_SCRIPT), "stop"], check=False)  # noqa: S603 - our own script
+    subprocess.run([sys.executable, str(STACK_SCRIPT), "stop"], check=False, stdout=sys.stderr)  # noqa: S603 - our own script
 
 
 def read_stack_env() -> dict[str, str]:
