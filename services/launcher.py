@@ -17,7 +17,15 @@ __all__ = ["REPO_ROOT", "ServiceGroup", "read_stack_env", "start_stack", "stop_s
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_SCRIPT = REPO_ROOT / "deploy" / "stack" / "stack.py"
-ALL_SERVICES = ("downloader", "summarizer", "sources", "costmodel", "hcs", "subs", "scheduler")
+ALL_SERVICES = (
+    "downloader",
+    "summarizer",
+    "sources",
+    "costmodel",
+    "hcs",
+    "subs",
+    "scheduler",
+)
 
 
 def stack_dir() -> Path:
@@ -27,12 +35,16 @@ def stack_dir() -> Path:
 def start_stack() -> dict[str, str]:
     """Start the broker, PostgreSQL and the S3 server; return their settings."""
     # The stack's status lines go to standard error, so standard output stays data.
-    subprocess.run([sys.executable, str(STACK_SCRIPT), "start"], check=True, stdout=sys.stderr)  # noqa: S603 - our own script
+    subprocess.run(
+        [sys.executable, str(STACK_SCRIPT), "start"], check=True, stdout=sys.stderr
+    )
     return read_stack_env()
 
 
 def stop_stack() -> None:
-    subprocess.run([sys.executable, str(STACK_SCRIPT), "stop"], check=False, stdout=sys.stderr)  # noqa: S603 - our own script
+    subprocess.run(
+        [sys.executable, str(STACK_SCRIPT), "stop"], check=False, stdout=sys.stderr
+    )
 
 
 def read_stack_env() -> dict[str, str]:
@@ -62,11 +74,20 @@ class ServiceGroup:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
 
-    def start(self, names: tuple[str, ...] = ALL_SERVICES, extra: dict[str, dict[str, str]] | None = None) -> None:
+    def start(
+        self,
+        names: tuple[str, ...] = ALL_SERVICES,
+        extra: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
             port = free_port()
-            env = {**os.environ, **self.env, "COSTPIPE_ADMIN_PORT": str(port), **(extra or {}).get(name, {})}
+            env = {
+                **os.environ,
+                **self.env,
+                "COSTPIPE_ADMIN_PORT": str(port),
+                **(extra or {}).get(name, {}),
+            }
             log = (self.log_dir / f"{name}.log").open("ab")
             self.processes[name] = subprocess.Popen(  # noqa: S603 - our own module
                 [sys.executable, "-m", f"services.{name}"],
@@ -85,16 +106,22 @@ class ServiceGroup:
         while pending and time.monotonic() < deadline:
             for name in sorted(pending):
                 if self.processes[name].poll() is not None:
-                    raise RuntimeError(f"service {name} exited; see {self.log_dir / (name + '.log')}")
+                    raise RuntimeError(
+                        f"service {name} exited; see {self.log_dir / (name + '.log')}"
+                    )
                 try:
-                    response = httpx.get(f"http://127.0.0.1:{self.ports[name]}/readyz", timeout=2.0)
+                    response = httpx.get(
+                        f"http://127.0.0.1:{self.ports[name]}/readyz", timeout=2.0
+                    )
                 except httpx.HTTPError:
                     continue
                 if response.status_code == 200:
                     pending.discard(name)
             time.sleep(0.5)
         if pending:
-            raise TimeoutError(f"services not ready after {timeout_s:.0f} s: {', '.join(sorted(pending))}")
+            raise TimeoutError(
+                f"services not ready after {timeout_s:.0f} s: {', '.join(sorted(pending))}"
+            )
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"

@@ -42,7 +42,9 @@ def find_cur_deliveries(root: Path) -> list[CurDelivery]:
             continue
         prefix = "/".join(relative[:-3])
         found[(prefix, report)].append(manifest)
-    return [CurDelivery(root, p, r, tuple(paths)) for (p, r), paths in sorted(found.items())]
+    return [
+        CurDelivery(root, p, r, tuple(paths)) for (p, r), paths in sorted(found.items())
+    ]
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -58,13 +60,19 @@ def report_daily_totals(delivery: CurDelivery) -> dict[date, Decimal]:
     totals: dict[date, Decimal] = defaultdict(Decimal)
     for manifest_path in delivery.manifest_paths:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        start = datetime.strptime(manifest["billingPeriod"]["start"][:8], "%Y%m%d").date()
+        start = datetime.strptime(
+            manifest["billingPeriod"]["start"][:8], "%Y%m%d"
+        ).date()
         for key in manifest["reportKeys"]:
             path = delivery.root / key
             with _open_text(path) as handle:
                 for row in csv.DictReader(handle):
                     started = row.get("lineItem/UsageStartDate", "").strip()
-                    moment = datetime.fromisoformat(started.replace("Z", "+00:00")) if started else None
+                    moment = (
+                        datetime.fromisoformat(started.replace("Z", "+00:00"))
+                        if started
+                        else None
+                    )
                     day = moment.astimezone(UTC).date() if moment else start
                     totals[day] += Decimal(row["lineItem/UnblendedCost"])
     return dict(sorted(totals.items()))

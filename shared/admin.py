@@ -15,12 +15,13 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.catalogue import CATALOGUE, spec_for
 from shared.events import Envelope, new_tracing_id
-from shared.kafka_admin import topic_depths
-from shared.topics import Size
+from shared.identifiers import SchemaName
+from shared.kafka_admin import pending_events, replay_range, topic_depths
+from shared.topics import Size, all_topics
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -28,6 +29,20 @@ if TYPE_CHECKING:
 __all__ = ["create_admin_app"]
 
 _STALL_LIMIT_S = 60.0
+
+
+class ReplayRequest(BaseModel):
+    """A range of one topic partition to re-emit: ``[start_offset, end_offset)``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic: str
+    partition: int = Field(0, ge=0)
+    start_offset: int = Field(ge=0)
+    end_offset: int = Field(ge=0)
+    task: str | None = None
+    schema_name: SchemaName | None = None
+    provider_uuid: UUID | None = None
 
 
 def create_admin_app(runtime: Runtime, extra: APIRouter | None = None) -> FastAPI:
@@ -59,7 +74,11 @@ def create_admin_app(runtime: Runtime, extra: APIRouter | None = None) -> FastAP
     async def readyz() -> dict[str, Any]:
         if not runtime.ready:
             raise HTTPException(503, "not connected or not assigned yet")
-        return {"status": "ready", "service": runtime.service, "topics": runtime.consumed_topics}
+        return {
+            "status": "ready",
+            "service": runtime.service,
+            "topics": runtime.consumed_topics,
+        }
 
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:
@@ -82,7 +101,9 @@ def create_admin_app(runtime: Runtime, extra: APIRouter | None = None) -> FastAP
     ) -> dict[str, Any]:
         spec = spec_for(task_name)
         if spec is None:
-            raise HTTPException(404, f"unknown task {task_name!r}; GET /tasks lists them")
+            raise HTTPException(
+                404, f"unknown task {task_name!r}; GET /tasks lists them"
+            )
         try:
             validated = spec.payload.model_validate(payload)
         except ValidationError as error:
@@ -106,6 +127,35 @@ def create_admin_app(runtime: Runtime, extra: APIRouter | None = None) -> FastAP
     async def collect_queue_metrics() -> dict[str, dict[str, int]]:
         """Messages and this service's consumer lag per topic (collect_queue_metrics)."""
         return await topic_depths(runtime.settings, runtime.consumer)
+
+    @admin.get("/queues/items")
+    async def get_celery_queue_items(
+        queue_name: str | None = None, task_name: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Events this service has not committed yet (get_celery_queue_items)."""
+        topics = [
+            t for t in runtime.consumed_topics if queue_name is None or t == queue_name
+        ]
+        return await pending_events(
+            runtime.settings, runtime.consumer, topics, task_name, min(limit, 1000)
+        )
+
+    @admin.post("/replay", status_code=202)
+    async def replay(request: Annotated[ReplayRequest, Body()]) -> dict[str, Any]:
+        """Re-emit a topic range as new events, filtered by task, tenant or provider."""
+        if request.topic not in all_topics(runtime.settings.COSTPIPE_TOPIC_PREFIX):
+            raise HTTPException(404, f"unknown topic {request.topic!r}")
+        ids = await replay_range(
+            runtime.settings,
+            request.topic,
+            request.partition,
+            request.start_offset,
+            request.end_offset,
+            task_name=request.task,
+            schema_name=request.schema_name,
+            provider_uuid=str(request.provider_uuid) if request.provider_uuid else None,
+        )
+        return {"replayed": len(ids), "event_ids": ids}
 
     @admin.get("/dead-letters")
     async def dead_letters(limit: int = 50) -> list[dict[str, Any]]:

@@ -59,8 +59,12 @@ class ReportContext(Payload):
     billing_period_start: date
     start: date | None = None
     end: date | None = None
-    report_type: str | None = Field(None, description="Report kind, where a provider has several.")
-    extra: dict[str, Any] = Field(default_factory=dict, description="Provider-specific context.")
+    report_type: str | None = Field(
+        None, description="Report kind, where a provider has several."
+    )
+    extra: dict[str, Any] = Field(
+        default_factory=dict, description="Provider-specific context."
+    )
 
 
 class GetReportFiles(Payload):
@@ -295,52 +299,232 @@ class GetCeleryQueueItems(Payload):
 
 _SPECS = [
     # name, payload, queue class, service
-    ("masu.celery.tasks.check_report_updates", CheckReportUpdates, QueueClass.DEFAULT, "downloader"),
-    ("masu.processor.tasks.get_report_files", GetReportFiles, QueueClass.DOWNLOAD, "downloader"),
-    ("masu.processor.tasks.summarize_reports", SummarizeReports, QueueClass.SUMMARY, "summarizer"),
-    ("masu.processor.tasks.update_summary_tables", UpdateSummaryTables, QueueClass.SUMMARY, "summarizer"),
-    ("masu.processor.tasks.update_all_summary_tables", UpdateAllSummaryTables, QueueClass.SUMMARY, "summarizer"),
-    ("masu.processor.tasks.update_openshift_on_cloud", UpdateOpenshiftOnCloud, QueueClass.SUMMARY, "summarizer"),
-    ("masu.processor.tasks.delete_openshift_on_cloud_data", DeleteOpenshiftOnCloudData, QueueClass.REFRESH, "summarizer"),
-    ("masu.processor.tasks.mark_manifest_complete", MarkManifestComplete, QueueClass.PRIORITY, "summarizer"),
-    ("masu.processor.tasks.validate_daily_data", ValidateDailyData, QueueClass.PRIORITY, "summarizer"),
-    ("masu.processor.tasks.remove_expired_data", RemoveExpiredDataForSchema, QueueClass.DEFAULT, "summarizer"),
-    ("masu.processor.tasks.remove_expired_trino_partitions", RemoveExpiredTrinoPartitions, QueueClass.DEFAULT, "summarizer"),
-    ("masu.celery.tasks.remove_expired_data", RemoveExpiredData, QueueClass.DEFAULT, "summarizer"),
-    ("masu.celery.tasks.delete_archived_data", DeleteArchivedData, QueueClass.SUMMARY, "summarizer"),
-    ("masu.celery.tasks.purge_trino_files", PurgeTrinoFiles, QueueClass.DEFAULT, "summarizer"),
-    ("masu.celery.tasks.purge_manifest_records", PurgeManifestRecords, QueueClass.DEFAULT, "summarizer"),
-    ("masu.processor.tasks.autovacuum_tune_schema", AutovacuumTuneSchema, QueueClass.DEFAULT, "summarizer"),
-    ("masu.celery.tasks.autovacuum_tune_schemas", NoParameters, QueueClass.DEFAULT, "summarizer"),
-    ("masu.processor.tasks.remove_stale_tenants", NoParameters, QueueClass.DEFAULT, "sources"),
-    ("masu.celery.tasks.delete_provider_async", DeleteProviderAsync, QueueClass.PRIORITY, "sources"),
-    ("masu.celery.tasks.out_of_order_source_delete_async", SourceId, QueueClass.PRIORITY, "sources"),
-    ("masu.celery.tasks.missing_source_delete_async", SourceId, QueueClass.PRIORITY, "sources"),
+    (
+        "masu.celery.tasks.check_report_updates",
+        CheckReportUpdates,
+        QueueClass.DEFAULT,
+        "downloader",
+    ),
+    (
+        "masu.processor.tasks.get_report_files",
+        GetReportFiles,
+        QueueClass.DOWNLOAD,
+        "downloader",
+    ),
+    (
+        "masu.processor.tasks.summarize_reports",
+        SummarizeReports,
+        QueueClass.SUMMARY,
+        "summarizer",
+    ),
+    (
+        "masu.processor.tasks.update_summary_tables",
+        UpdateSummaryTables,
+        QueueClass.SUMMARY,
+        "summarizer",
+    ),
+    (
+        "masu.processor.tasks.update_all_summary_tables",
+        UpdateAllSummaryTables,
+        QueueClass.SUMMARY,
+        "summarizer",
+    ),
+    (
+        "masu.processor.tasks.update_openshift_on_cloud",
+        UpdateOpenshiftOnCloud,
+        QueueClass.SUMMARY,
+        "summarizer",
+    ),
+    (
+        "masu.processor.tasks.delete_openshift_on_cloud_data",
+        DeleteOpenshiftOnCloudData,
+        QueueClass.REFRESH,
+        "summarizer",
+    ),
+    (
+        "masu.processor.tasks.mark_manifest_complete",
+        MarkManifestComplete,
+        QueueClass.PRIORITY,
+        "summarizer",
+    ),
+    (
+        "masu.processor.tasks.validate_daily_data",
+        ValidateDailyData,
+        QueueClass.PRIORITY,
+        "summarizer",
+    ),
+    (
+        "masu.processor.tasks.remove_expired_data",
+        RemoveExpiredDataForSchema,
+        QueueClass.DEFAULT,
+        "summarizer",
+    ),
+    (
+        "masu.processor.tasks.remove_expired_trino_partitions",
+        RemoveExpiredTrinoPartitions,
+        QueueClass.DEFAULT,
+        "summarizer",
+    ),
+    (
+        "masu.celery.tasks.remove_expired_data",
+        RemoveExpiredData,
+        QueueClass.DEFAULT,
+        "summarizer",
+    ),
+    (
+        "masu.celery.tasks.delete_archived_data",
+        DeleteArchivedData,
+        QueueClass.SUMMARY,
+        "summarizer",
+    ),
+    (
+        "masu.celery.tasks.purge_trino_files",
+        PurgeTrinoFiles,
+        QueueClass.DEFAULT,
+        "summarizer",
+    ),
+    (
+        "masu.celery.tasks.purge_manifest_records",
+        PurgeManifestRecords,
+        QueueClass.DEFAULT,
+        "summarizer",
+    ),
+    (
+        "masu.processor.tasks.autovacuum_tune_schema",
+        AutovacuumTuneSchema,
+        QueueClass.DEFAULT,
+        "summarizer",
+    ),
+    (
+        "masu.celery.tasks.autovacuum_tune_schemas",
+        NoParameters,
+        QueueClass.DEFAULT,
+        "summarizer",
+    ),
+    (
+        "masu.processor.tasks.remove_stale_tenants",
+        NoParameters,
+        QueueClass.DEFAULT,
+        "sources",
+    ),
+    (
+        "masu.celery.tasks.delete_provider_async",
+        DeleteProviderAsync,
+        QueueClass.PRIORITY,
+        "sources",
+    ),
+    (
+        "masu.celery.tasks.out_of_order_source_delete_async",
+        SourceId,
+        QueueClass.PRIORITY,
+        "sources",
+    ),
+    (
+        "masu.celery.tasks.missing_source_delete_async",
+        SourceId,
+        QueueClass.PRIORITY,
+        "sources",
+    ),
     ("sources.tasks.delete_source", DeleteSource, QueueClass.PRIORITY, "sources"),
     ("sources.tasks.delete_source_beat", NoParameters, QueueClass.SUMMARY, "sources"),
     ("sources.tasks.source_status_beat", NoParameters, QueueClass.PRIORITY, "sources"),
-    ("masu.celery.tasks.check_for_stale_ocp_source", OptionalProvider, QueueClass.DEFAULT, "sources"),
-    ("masu.processor.tasks.update_cost_model_costs", UpdateCostModelCosts, QueueClass.COST_MODEL, "costmodel"),
-    ("masu.celery.tasks.check_cost_model_status", OptionalProvider, QueueClass.DEFAULT, "costmodel"),
-    ("hcs.tasks.collect_hcs_report_data_from_manifest", CollectHcsReportDataFromManifest, QueueClass.HCS, "hcs"),
+    (
+        "masu.celery.tasks.check_for_stale_ocp_source",
+        OptionalProvider,
+        QueueClass.DEFAULT,
+        "sources",
+    ),
+    (
+        "masu.processor.tasks.update_cost_model_costs",
+        UpdateCostModelCosts,
+        QueueClass.COST_MODEL,
+        "costmodel",
+    ),
+    (
+        "masu.celery.tasks.check_cost_model_status",
+        OptionalProvider,
+        QueueClass.DEFAULT,
+        "costmodel",
+    ),
+    (
+        "hcs.tasks.collect_hcs_report_data_from_manifest",
+        CollectHcsReportDataFromManifest,
+        QueueClass.HCS,
+        "hcs",
+    ),
     ("hcs.tasks.collect_hcs_report_data", CollectHcsReportData, QueueClass.HCS, "hcs"),
-    ("hcs.tasks.collect_hcs_report_finalization", CollectHcsReportFinalization, QueueClass.HCS, "hcs"),
-    ("subs.tasks.extract_subs_data_from_reports", ExtractSubsDataFromReports, QueueClass.SUBS_EXTRACTION, "subs"),
-    ("subs.tasks.process_upload_keys_to_subs_message", ProcessUploadKeysToSubsMessage, QueueClass.SUBS_TRANSMISSION, "subs"),
-    ("masu.celery.tasks.trigger_delayed_tasks", NoParameters, QueueClass.DOWNLOAD, "scheduler"),
-    ("masu.celery.tasks.get_daily_currency_rates", NoParameters, QueueClass.DEFAULT, "downloader"),
-    ("masu.celery.tasks.scrape_azure_storage_capacities", NoParameters, QueueClass.DEFAULT, "downloader"),
-    ("masu.celery.tasks.crawl_account_hierarchy", OptionalProvider, QueueClass.DEFAULT, "downloader"),
-    ("masu.celery.tasks.collect_queue_metrics", NoParameters, QueueClass.DEFAULT, "admin"),
-    ("masu.celery.tasks.get_celery_queue_items", GetCeleryQueueItems, QueueClass.DEFAULT, "admin"),
+    (
+        "hcs.tasks.collect_hcs_report_finalization",
+        CollectHcsReportFinalization,
+        QueueClass.HCS,
+        "hcs",
+    ),
+    (
+        "subs.tasks.extract_subs_data_from_reports",
+        ExtractSubsDataFromReports,
+        QueueClass.SUBS_EXTRACTION,
+        "subs",
+    ),
+    (
+        "subs.tasks.process_upload_keys_to_subs_message",
+        ProcessUploadKeysToSubsMessage,
+        QueueClass.SUBS_TRANSMISSION,
+        "subs",
+    ),
+    (
+        "masu.celery.tasks.trigger_delayed_tasks",
+        NoParameters,
+        QueueClass.DOWNLOAD,
+        "scheduler",
+    ),
+    (
+        "masu.celery.tasks.get_daily_currency_rates",
+        NoParameters,
+        QueueClass.DEFAULT,
+        "downloader",
+    ),
+    (
+        "masu.celery.tasks.scrape_azure_storage_capacities",
+        NoParameters,
+        QueueClass.DEFAULT,
+        "downloader",
+    ),
+    (
+        "masu.celery.tasks.crawl_account_hierarchy",
+        OptionalProvider,
+        QueueClass.DEFAULT,
+        "downloader",
+    ),
+    (
+        "masu.celery.tasks.collect_queue_metrics",
+        NoParameters,
+        QueueClass.DEFAULT,
+        "admin",
+    ),
+    (
+        "masu.celery.tasks.get_celery_queue_items",
+        GetCeleryQueueItems,
+        QueueClass.DEFAULT,
+        "admin",
+    ),
 ]
 
 CATALOGUE: dict[str, TaskSpec] = {
-    name: TaskSpec(name, payload, queue, service) for name, payload, queue, service in _SPECS
+    name: TaskSpec(name, payload, queue, service)
+    for name, payload, queue, service in _SPECS
 }
 
 # "admin" tasks are answered by every service's admin API, not by a consumer.
-SERVICES = ("scheduler", "downloader", "summarizer", "costmodel", "hcs", "subs", "sources", "admin")
+SERVICES = (
+    "scheduler",
+    "downloader",
+    "summarizer",
+    "costmodel",
+    "hcs",
+    "subs",
+    "sources",
+    "admin",
+)
 
 
 def spec_for(task: str) -> TaskSpec | None:

@@ -20,7 +20,11 @@ def load_query(package: str, name: str) -> str:
 
 def to_trino(duckdb_sql: str) -> str:
     """Translate a DuckDB query to Trino's dialect; raise if it does not parse."""
-    statements = [s for s in sqlglot.transpile(duckdb_sql, read="duckdb", write="trino") if s.strip()]
+    statements = [
+        s
+        for s in sqlglot.transpile(duckdb_sql, read="duckdb", write="trino")
+        if s.strip()
+    ]
     if len(statements) != 1:
         raise ValueError(f"expected one statement, found {len(statements)}")
     return statements[0]

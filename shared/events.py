@@ -60,15 +60,21 @@ class Envelope(BaseModel):
             task=task,
             tracing_id=self.tracing_id,
             schema_name=schema_name if schema_name is not None else self.schema_name,
-            provider_uuid=provider_uuid if provider_uuid is not None else self.provider_uuid,
+            provider_uuid=provider_uuid
+            if provider_uuid is not None
+            else self.provider_uuid,
             created_at=datetime.now(UTC),
             payload=payload.model_dump(mode="json"),
         )
 
 
-def derive_event_id(parent: uuid.UUID | str, task: str, discriminator: str = "") -> uuid.UUID:
+def derive_event_id(
+    parent: uuid.UUID | str, task: str, discriminator: str = ""
+) -> uuid.UUID:
     """Return the id of a follow-up event, stable across re-runs of its parent."""
-    namespace = parent if isinstance(parent, uuid.UUID) else uuid.uuid5(EVENT_NAMESPACE, parent)
+    namespace = (
+        parent if isinstance(parent, uuid.UUID) else uuid.uuid5(EVENT_NAMESPACE, parent)
+    )
     return uuid.uuid5(namespace, f"{task}\x1f{discriminator}")
 
 

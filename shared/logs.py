@@ -56,14 +56,24 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiokafka", "faust", "mode", "botocore", "aiobotocore", "uvicorn.access"):
+    for noisy in (
+        "aiokafka",
+        "faust",
+        "mode",
+        "botocore",
+        "aiobotocore",
+        "uvicorn.access",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @contextlib.contextmanager
 def event_context(**fields: Any) -> Iterator[None]:
     """Attach ``fields`` to every log line written inside the block."""
-    merged = {**(_CONTEXT.get() or {}), **{k: v for k, v in fields.items() if v is not None}}
+    merged = {
+        **(_CONTEXT.get() or {}),
+        **{k: v for k, v in fields.items() if v is not None},
+    }
     token = _CONTEXT.set(merged)
     try:
         yield

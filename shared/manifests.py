@@ -98,8 +98,12 @@ async def unfinished_files(conn: asyncpg.Connection, manifest_id: int) -> list[s
     return [row["report_name"] for row in rows]
 
 
-async def get_manifest(conn: asyncpg.Connection, manifest_id: int) -> ManifestRecord | None:
-    row = await conn.fetchrow("SELECT * FROM costpipe.manifests WHERE id = $1", manifest_id)
+async def get_manifest(
+    conn: asyncpg.Connection, manifest_id: int
+) -> ManifestRecord | None:
+    row = await conn.fetchrow(
+        "SELECT * FROM costpipe.manifests WHERE id = $1", manifest_id
+    )
     return _record(row) if row is not None else None
 
 
@@ -117,7 +121,9 @@ async def latest_downloaded_manifest(
     return _record(row) if row is not None else None
 
 
-async def mark_file_processing(conn: asyncpg.Connection, manifest_id: int, name: str) -> None:
+async def mark_file_processing(
+    conn: asyncpg.Connection, manifest_id: int, name: str
+) -> None:
     await conn.execute(
         "UPDATE costpipe.report_files SET status = 'processing', started_at = now(),"
         " error = NULL WHERE manifest_id = $1 AND report_name = $2",
@@ -165,7 +171,9 @@ async def mark_file_failed(
     )
     if status == "UPDATE 0":
         return
-    await mark_manifest_state(conn, manifest_id, "download", "failed", status="failed", error=error)
+    await mark_manifest_state(
+        conn, manifest_id, "download", "failed", status="failed", error=error
+    )
 
 
 async def mark_manifest_state(
@@ -196,7 +204,9 @@ async def mark_manifest_state(
     )
 
 
-async def manifest_day_range(conn: asyncpg.Connection, manifest_id: int) -> tuple[date, date] | None:
+async def manifest_day_range(
+    conn: asyncpg.Connection, manifest_id: int
+) -> tuple[date, date] | None:
     """Return the first and last usage day over the manifest's converted files."""
     row = await conn.fetchrow(
         "SELECT min(first_day) AS first, max(last_day) AS last FROM costpipe.report_files"

@@ -45,7 +45,8 @@ class S3ObjectStore:
     def __init__(self, settings: Settings) -> None:
         self._session = aioboto3.Session(
             aws_access_key_id=settings.S3_ACCESS_KEY_ID.get_secret_value() or None,
-            aws_secret_access_key=settings.S3_SECRET_ACCESS_KEY.get_secret_value() or None,
+            aws_secret_access_key=settings.S3_SECRET_ACCESS_KEY.get_secret_value()
+            or None,
             region_name=settings.S3_REGION,
         )
         self._endpoint = settings.S3_ENDPOINT_URL
@@ -55,7 +56,9 @@ class S3ObjectStore:
         )
 
     def _client(self) -> Any:
-        return self._session.client("s3", endpoint_url=self._endpoint, config=self._config)
+        return self._session.client(
+            "s3", endpoint_url=self._endpoint, config=self._config
+        )
 
     async def ensure_bucket(self, bucket: str) -> None:
         async with self._client() as s3:
@@ -65,7 +68,10 @@ class S3ObjectStore:
                 try:
                     await s3.create_bucket(Bucket=bucket)
                 except ClientError as error:
-                    if _code(error) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                    if _code(error) not in {
+                        "BucketAlreadyOwnedByYou",
+                        "BucketAlreadyExists",
+                    }:
                         raise _translate(error, bucket, "") from error
 
     async def put_file(self, bucket: str, key: str, path: Path) -> None:
@@ -155,7 +161,7 @@ class LocalObjectStore:
         path = self._path(bucket, key)
         if not path.is_file():
             raise ObjectNotFoundError(f"object {key!r} not found in bucket {bucket!r}")
-        with path.open("rb") as handle:  # noqa: ASYNC230 - local disk, chunked
+        with path.open("rb") as handle:
             while chunk := handle.read(_CHUNK_BYTES):
                 yield chunk
 
@@ -187,7 +193,9 @@ def _translate(error: Exception, bucket: str, key: str) -> Exception:
         code = _code(error)
         if code in _NOT_FOUND_CODES:
             return ObjectNotFoundError(f"object {key!r} not found in bucket {bucket!r}")
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        status = int(
+            error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        )
         if status >= 500 or code in {"SlowDown", "RequestTimeout", "InternalError"}:
             return TransientError(f"object store failed on {bucket}/{key}: {code}")
         return error

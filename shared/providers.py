@@ -52,8 +52,12 @@ async def upsert_provider(conn: asyncpg.Connection, provider: Provider) -> None:
     )
 
 
-async def get_provider(conn: asyncpg.Connection, provider_uuid: UUID) -> Provider | None:
-    row = await conn.fetchrow("SELECT * FROM costpipe.providers WHERE uuid = $1", provider_uuid)
+async def get_provider(
+    conn: asyncpg.Connection, provider_uuid: UUID
+) -> Provider | None:
+    row = await conn.fetchrow(
+        "SELECT * FROM costpipe.providers WHERE uuid = $1", provider_uuid
+    )
     return _provider(row) if row is not None else None
 
 

@@ -119,7 +119,9 @@ class TaskContext:
     def emit(self, event: Envelope, size: Size = Size.DEFAULT) -> None:
         """Queue a follow-up event; it is produced after the effects commit."""
         if self.committed:
-            raise RuntimeError("emit() after the effects committed: the event would be lost")
+            raise RuntimeError(
+                "emit() after the effects committed: the event would be lost"
+            )
         self.followups.append(self.runtime.outgoing(event, size))
 
     @contextlib.asynccontextmanager
@@ -182,13 +184,17 @@ class Runtime:
         self._resources_lock = asyncio.Lock()
         self.ready = False
         self.last_progress = datetime.now(UTC)
-        names = sorted({name for q in queues for name in topics_of_class(_prefix(self), q)})
+        names = sorted(
+            {name for q in queues for name in topics_of_class(_prefix(self), q)}
+        )
         self.consumed_topics = names
         channel = self.app.topic(
             *names, key_serializer="raw", value_serializer="raw", acks=True
         )
         self.app.agent(
-            channel, name=f"{service}-dispatch", concurrency=settings.COSTPIPE_CONSUMER_CONCURRENCY
+            channel,
+            name=f"{service}-dispatch",
+            concurrency=settings.COSTPIPE_CONSUMER_CONCURRENCY,
         )(self._consume)
 
     # --- resources -------------------------------------------------------------
@@ -255,15 +261,19 @@ class Runtime:
         async for event in stream.events():
             message = event.message
             try:
-                await self.process(message.value, message.topic, message.partition, message.offset)
-            except Exception:  # noqa: BLE001 - one bad event must not stop the agent
+                await self.process(
+                    message.value, message.topic, message.partition, message.offset
+                )
+            except Exception:
                 log.exception(
                     "event handling failed unexpectedly",
                     extra={"topic": message.topic, "offset": message.offset},
                 )
             self.last_progress = datetime.now(UTC)
 
-    async def process(self, raw: bytes, topic: str, partition: int, offset: int) -> None:
+    async def process(
+        self, raw: bytes, topic: str, partition: int, offset: int
+    ) -> None:
         """Validate, route and handle one raw event from ``topic``."""
         await self.open()
         where = {"topic": topic, "partition": partition, "offset": offset}
@@ -285,7 +295,9 @@ class Runtime:
                 task=envelope.task,
                 event_id=str(envelope.event_id),
                 schema=envelope.schema_name,
-                provider_uuid=str(envelope.provider_uuid) if envelope.provider_uuid else None,
+                provider_uuid=str(envelope.provider_uuid)
+                if envelope.provider_uuid
+                else None,
             ):
                 await self._process_owned(raw, where, envelope, spec)
 
@@ -349,7 +361,9 @@ class Runtime:
             if getattr(error, "retriable", False):
                 await self._retry(raw, where, envelope, error)
             else:
-                await self._fail(raw, where, handler, ctx, payload, error, "handler failed")
+                await self._fail(
+                    raw, where, handler, ctx, payload, error, "handler failed"
+                )
             return
         for item in ctx.followups:
             await self.send(item)
@@ -359,7 +373,9 @@ class Runtime:
         log.info("task finished", extra={"elapsed_s": round(elapsed_s, 3)})
         await self._after_commit(handler, ctx, payload)
 
-    async def _after_commit(self, handler: TaskHandler, ctx: TaskContext, payload: Any) -> None:
+    async def _after_commit(
+        self, handler: TaskHandler, ctx: TaskContext, payload: Any
+    ) -> None:
         if handler.after_commit is not None:
             await handler.after_commit(ctx, payload)
 
@@ -374,7 +390,7 @@ class Runtime:
         reason: str,
     ) -> None:
         if isinstance(error, BadInputError):
-            log.error("task failed: %s", error)  # noqa: TRY400 - the message is the diagnosis
+            log.error("task failed: %s", error)
             detail = str(error)
         else:
             log.exception("task failed: %s", error)
@@ -383,16 +399,24 @@ class Runtime:
         if handler.on_failure is not None:
             try:
                 await handler.on_failure(ctx, payload, error)
-            except Exception:  # noqa: BLE001 - the dead letter below must still be written
+            except Exception:
                 log.exception("recording the failure failed")
         await self.dead_letter(raw, where, ctx.envelope, reason, detail)
 
     async def _retry(
-        self, raw: bytes, where: dict[str, Any], envelope: Envelope, error: BaseException
+        self,
+        raw: bytes,
+        where: dict[str, Any],
+        envelope: Envelope,
+        error: BaseException,
     ) -> None:
         if envelope.attempt >= self.settings.MAX_UPDATE_RETRIES:
-            log.error("retries exhausted after %d attempts: %s", envelope.attempt, error)
-            await self.dead_letter(raw, where, envelope, "retries exhausted", repr(error))
+            log.error(
+                "retries exhausted after %d attempts: %s", envelope.attempt, error
+            )
+            await self.dead_letter(
+                raw, where, envelope, "retries exhausted", repr(error)
+            )
             return
         delay_s = min(_BACKOFF_CAP_S, 2.0**envelope.attempt) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
         retry = envelope.model_copy(
@@ -403,7 +427,13 @@ class Runtime:
         )
         log.warning("task will be retried in %.1f s: %r", delay_s, error)
         metrics.EVENTS_HANDLED.labels(task=envelope.task, outcome="retried").inc()
-        await self.send(Outgoing(where["topic"], event_key(retry.schema_name, retry.provider_uuid), retry.model_dump_json()))
+        await self.send(
+            Outgoing(
+                where["topic"],
+                event_key(retry.schema_name, retry.provider_uuid),
+                retry.model_dump_json(),
+            )
+        )
 
     async def _defer(self, envelope: Envelope, topic: str) -> None:
         assert envelope.not_before is not None  # noqa: S101 - checked by the caller
@@ -435,12 +465,16 @@ class Runtime:
         log.warning("event dead-lettered: %s", reason, extra={"reason": reason})
         metrics.DEAD_LETTERS.labels(reason=reason).inc()
         await self.send(
-            Outgoing(dead_letter_topic(_prefix(self)), event_key(None, None), json.dumps(record))
+            Outgoing(
+                dead_letter_topic(_prefix(self)),
+                event_key(None, None),
+                json.dumps(record),
+            )
         )
         async with self.pool.acquire() as conn:
             await conn.execute(
                 "INSERT INTO costpipe.dead_letters"
-                " (event_id, task, service, topic, partition, \"offset\", reason, error, event)"
+                ' (event_id, task, service, topic, partition, "offset", reason, error, event)'
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 envelope.event_id if envelope else None,
                 envelope.task if envelope else None,

@@ -56,7 +56,10 @@ def serve(
         runtime.ready = True
         log.info(
             "service ready",
-            extra={"admin_port": settings.COSTPIPE_ADMIN_PORT, "topics": runtime.consumed_topics},
+            extra={
+                "admin_port": settings.COSTPIPE_ADMIN_PORT,
+                "topics": runtime.consumed_topics,
+            },
         )
         if on_ready is not None:
             await on_ready(runtime)
@@ -66,6 +69,10 @@ def serve(
     # Topics exist before faust subscribes, with the partition count the tables need.
     asyncio.run(ensure_topics(settings))
     worker = faust.Worker(
-        app, loglevel="WARNING", quiet=True, redirect_stdouts=False, override_logging=False
+        app,
+        loglevel="WARNING",
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,
     )
     worker.execute_from_commandline()

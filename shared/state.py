@@ -64,7 +64,8 @@ async def _progress_from_database(
             manifest_id,
         )
         emitted = await conn.fetchval(
-            "SELECT state ? 'followups' FROM costpipe.manifests WHERE id = $1", manifest_id
+            "SELECT state ? 'followups' FROM costpipe.manifests WHERE id = $1",
+            manifest_id,
         )
     return {
         "manifest_id": manifest_id,
@@ -111,10 +112,16 @@ class TaskLockTable:
                     lock_key,
                 )
         if row is None:
-            value = {"holder": str(held["holder"]), "expires_at": held["expires_at"].isoformat()}
+            value = {
+                "holder": str(held["holder"]),
+                "expires_at": held["expires_at"].isoformat(),
+            }
             self._table[lock_key] = value
             return value
-        self._table[lock_key] = {"holder": str(holder), "expires_at": expires_at.isoformat()}
+        self._table[lock_key] = {
+            "holder": str(holder),
+            "expires_at": expires_at.isoformat(),
+        }
         return None
 
     async def release(self, pool: asyncpg.Pool, lock_key: str, holder: UUID) -> None:

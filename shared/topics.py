@@ -89,12 +89,17 @@ def parse_queue_name(prefix: str, queue: QueueClass, queue_name: str) -> Size:
     Accepts Koku's spelling (``summary_xl``, ``download_priority``), the size alone
     (``xl``) or a full topic name.
     """
+
     def normal(text: str) -> str:
         return text.lower().replace("_", ".").replace("-", ".")
 
     given = normal(queue_name)
     for size in (Size.XL, Size.PRIORITY):
-        spellings = {size.value, f"{queue.value}.{size.value}", topic_name(prefix, queue, size)}
+        spellings = {
+            size.value,
+            f"{queue.value}.{size.value}",
+            topic_name(prefix, queue, size),
+        }
         if given in {normal(spelling) for spelling in spellings}:
             return size
     return Size.DEFAULT

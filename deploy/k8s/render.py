@@ -42,7 +42,10 @@ def _probe(path: str, period_s: int) -> dict[str, Any]:
 def deployment(service: str, image: str) -> dict[str, Any]:
     """Return the Deployment of one service."""
     request_mib, limit_mib = MEMORY_MIB.get(service, DEFAULT_MEMORY_MIB)
-    labels = {"app.kubernetes.io/name": "costpipe", "app.kubernetes.io/component": service}
+    labels = {
+        "app.kubernetes.io/name": "costpipe",
+        "app.kubernetes.io/component": service,
+    }
     container = {
         "name": service,
         "image": image,
@@ -59,7 +62,10 @@ def deployment(service: str, image: str) -> dict[str, Any]:
             "limits": {"memory": f"{limit_mib}Mi"},
         },
         "volumeMounts": [{"name": "scratch", "mountPath": "/tmp/costpipe"}],
-        "securityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False},
+        "securityContext": {
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+        },
     }
     return {
         "apiVersion": "apps/v1",
@@ -89,7 +95,10 @@ def deployment(service: str, image: str) -> dict[str, Any]:
 
 def admin_service(service: str) -> dict[str, Any]:
     """Return the ClusterIP Service in front of one service's admin API."""
-    labels = {"app.kubernetes.io/name": "costpipe", "app.kubernetes.io/component": service}
+    labels = {
+        "app.kubernetes.io/name": "costpipe",
+        "app.kubernetes.io/component": service,
+    }
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -122,7 +131,9 @@ def render(image: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--image", default="costpipe:latest", help="container image of the services")
+    parser.add_argument(
+        "--image", default="costpipe:latest", help="container image of the services"
+    )
     args = parser.parse_args()
     print(json.dumps(render(args.image), indent=2))
 

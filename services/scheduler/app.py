@@ -28,7 +28,14 @@ def create_runtime(settings: Settings) -> Runtime:
 async def emit_tick(runtime: Runtime, entry: BeatEntry, scheduled_at: datetime) -> None:
     event = tick_event(entry, scheduled_at)
     item = await runtime.send_event(event)
-    log.info("beat tick emitted", extra={"task": entry.task, "scheduled_at": scheduled_at.isoformat(), "topic": item.topic})
+    log.info(
+        "beat tick emitted",
+        extra={
+            "task": entry.task,
+            "scheduled_at": scheduled_at.isoformat(),
+            "topic": item.topic,
+        },
+    )
 
 
 async def run_beat(runtime: Runtime) -> None:

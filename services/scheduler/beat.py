@@ -38,7 +38,12 @@ def beat_schedule(settings: Settings) -> list[BeatEntry]:
     """Return the default schedule, with the reference's variables applied."""
     entries = []
     if settings.SCHEDULE_REPORT_CHECKS:
-        entries.append(BeatEntry("masu.celery.tasks.check_report_updates", settings.REPORT_DOWNLOAD_SCHEDULE))
+        entries.append(
+            BeatEntry(
+                "masu.celery.tasks.check_report_updates",
+                settings.REPORT_DOWNLOAD_SCHEDULE,
+            )
+        )
     if settings.REMOVE_EXPIRED_REPORT_DATA_ON_DAY != 0:
         hour, minute = settings.REMOVE_EXPIRED_REPORT_UTC_TIME.split(":", 1)
         cron = f"{int(minute)} {int(hour)} {settings.REMOVE_EXPIRED_REPORT_DATA_ON_DAY} * *"
@@ -46,14 +51,20 @@ def beat_schedule(settings: Settings) -> list[BeatEntry]:
     vacuum_hour, vacuum_minute = settings.VACUUM_DATA_UTC_TIME.split(":", 1)
     vacuum_day = settings.VACUUM_DATA_DAY_OF_WEEK or "*"
     entries += [
-        BeatEntry("masu.celery.tasks.autovacuum_tune_schemas", f"{int(vacuum_minute)} {int(vacuum_hour)} * * {vacuum_day}"),
+        BeatEntry(
+            "masu.celery.tasks.autovacuum_tune_schemas",
+            f"{int(vacuum_minute)} {int(vacuum_hour)} * * {vacuum_day}",
+        ),
         BeatEntry("masu.celery.tasks.crawl_account_hierarchy", _daily("00:00")),
         BeatEntry("masu.celery.tasks.get_daily_currency_rates", _daily("01:00")),
         BeatEntry("masu.celery.tasks.scrape_azure_storage_capacities", _daily("02:00")),
         BeatEntry("sources.tasks.source_status_beat", settings.SOURCE_STATUS_SCHEDULE),
         BeatEntry("sources.tasks.delete_source_beat", _daily("04:00")),
         BeatEntry("hcs.tasks.collect_hcs_report_finalization", "0 0 15 * *"),
-        BeatEntry("masu.celery.tasks.trigger_delayed_tasks", f"*/{settings.DELAYED_TASK_POLLING_MINUTES} * * * *"),
+        BeatEntry(
+            "masu.celery.tasks.trigger_delayed_tasks",
+            f"*/{settings.DELAYED_TASK_POLLING_MINUTES} * * * *",
+        ),
     ]
     return entries
 

@@ -32,6 +32,9 @@ def create_router(runtime: Runtime) -> APIRouter:
         """Register a source; FastAPI rejects an invalid request with 422 naming the field."""
         async with runtime.pool.acquire() as conn, conn.transaction():
             await upsert_provider(conn, request.to_provider())
-        return {"provider_uuid": str(request.provider_uuid), "schema_name": request.schema_name}
+        return {
+            "provider_uuid": str(request.provider_uuid),
+            "schema_name": request.schema_name,
+        }
 
     return router

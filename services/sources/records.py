@@ -54,7 +54,9 @@ class SourceRequest(BaseModel):
     schema_name: SchemaName
     provider_uuid: UUID
     name: str = Field(min_length=1, max_length=200)
-    type: Literal["AWS", "AWS-local", "Azure", "Azure-local", "GCP", "GCP-local"] = "AWS"
+    type: Literal["AWS", "AWS-local", "Azure", "Azure-local", "GCP", "GCP-local"] = (
+        "AWS"
+    )
     billing_source: BillingSource
 
     def to_provider(self) -> Provider:

@@ -31,7 +31,9 @@ SESSION_SERVICES = ("downloader", "summarizer", "costmodel", "sources")
 
 @pytest.fixture(scope="session")
 def stack_env() -> Iterator[dict[str, str]]:
-    os.environ.setdefault("COSTPIPE_STACK_DIR", str(launcher.REPO_ROOT / ".stack" / "test"))
+    os.environ.setdefault(
+        "COSTPIPE_STACK_DIR", str(launcher.REPO_ROOT / ".stack" / "test")
+    )
     env = launcher.start_stack()
     yield env
     if os.environ.get("COSTPIPE_KEEP_STACK") != "1":
@@ -39,7 +41,9 @@ def stack_env() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def session_env(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def session_env(
+    stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     return {
         **stack_env,
         "COSTPIPE_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:8]}",
@@ -57,8 +61,12 @@ def settings(session_env: dict[str, str]) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def services(session_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[launcher.ServiceGroup]:
-    group = launcher.ServiceGroup(env=session_env, log_dir=tmp_path_factory.mktemp("logs"))
+def services(
+    session_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[launcher.ServiceGroup]:
+    group = launcher.ServiceGroup(
+        env=session_env, log_dir=tmp_path_factory.mktemp("logs")
+    )
     group.start(SESSION_SERVICES)
     try:
         group.wait_ready(timeout_s=180)
@@ -68,8 +76,12 @@ def services(session_env: dict[str, str], tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="session")
-async def pool(settings: Settings, services: launcher.ServiceGroup) -> AsyncIterator[asyncpg.Pool]:
-    database = await asyncpg.create_pool(settings.DATABASE_URL.get_secret_value(), min_size=1, max_size=4)
+async def pool(
+    settings: Settings, services: launcher.ServiceGroup
+) -> AsyncIterator[asyncpg.Pool]:
+    database = await asyncpg.create_pool(
+        settings.DATABASE_URL.get_secret_value(), min_size=1, max_size=4
+    )
     yield database
     await database.close()
 
@@ -83,7 +95,9 @@ async def store(settings: Settings) -> S3ObjectStore:
 
 @pytest.fixture(scope="session")
 async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
-    client = AIOKafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, acks="all")
+    client = AIOKafkaProducer(
+        bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, acks="all"
+    )
     await client.start()
     yield client
     await client.stop()
@@ -116,7 +130,11 @@ def register_tenant(services: launcher.ServiceGroup, settings: Settings) -> Tena
             "schema_name": created.schema,
             "provider_uuid": str(created.provider_uuid),
             "name": "integration test",
-            "billing_source": {"bucket": REPORT_BUCKET, "report_prefix": created.prefix, "report_name": created.report},
+            "billing_source": {
+                "bucket": REPORT_BUCKET,
+                "report_prefix": created.prefix,
+                "report_name": created.report,
+            },
         },
     )
     assert response.status_code == 201, response.text
@@ -143,8 +161,21 @@ def nise_month(tmp_path_factory: pytest.TempPathFactory) -> Path:
     end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     nise = Path(sys.executable).with_name("nise")
     subprocess.run(  # noqa: S603 - the report generator of the venv
-        [str(nise), "report", "aws", "--start-date", start.isoformat(), "--end-date", end.isoformat(),
-         "--aws-s3-bucket-name", str(bucket), "--aws-s3-report-name", "cur", "--aws-s3-report-prefix", "nise"],
+        [
+            str(nise),
+            "report",
+            "aws",
+            "--start-date",
+            start.isoformat(),
+            "--end-date",
+            end.isoformat(),
+            "--aws-s3-bucket-name",
+            str(bucket),
+            "--aws-s3-report-name",
+            "cur",
+            "--aws-s3-report-prefix",
+            "nise",
+        ],
         check=True,
         cwd=root,
         stdout=subprocess.DEVNULL,

@@ -92,13 +92,18 @@ def write_delivery(
         "billingPeriod": {"start": f"{month:%Y%m%d}T000000.000Z"},
         "reportKeys": keys + list(extra_keys),
     }
-    for manifest_path in (root / base / f"{report}-Manifest.json", root / base / assembly / f"{report}-Manifest.json"):
+    for manifest_path in (
+        root / base / f"{report}-Manifest.json",
+        root / base / assembly / f"{report}-Manifest.json",
+    ):
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
         manifest_path.write_text(json.dumps(manifest))
     return Delivery(root, prefix, report, month, assembly, tuple(keys) + extra_keys)
 
 
-async def wait_for(check: Any, timeout_s: float, what: str, interval_s: float = 0.5) -> Any:
+async def wait_for(
+    check: Any, timeout_s: float, what: str, interval_s: float = 0.5
+) -> Any:
     """Poll the coroutine function ``check`` until it returns a truthy value."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -109,7 +114,12 @@ async def wait_for(check: Any, timeout_s: float, what: str, interval_s: float = 
     raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
-async def wait_manifest(pool: asyncpg.Pool, provider_uuid: uuid.UUID, assembly_id: str, timeout_s: float = 180.0) -> asyncpg.Record:
+async def wait_manifest(
+    pool: asyncpg.Pool,
+    provider_uuid: uuid.UUID,
+    assembly_id: str,
+    timeout_s: float = 180.0,
+) -> asyncpg.Record:
     """Wait until the delivery's manifest is complete or failed; return its row."""
 
     async def finished() -> asyncpg.Record | None:
@@ -123,7 +133,12 @@ async def wait_manifest(pool: asyncpg.Pool, provider_uuid: uuid.UUID, assembly_i
     return await wait_for(finished, timeout_s, f"manifest {assembly_id}")
 
 
-async def daily_totals(pool: asyncpg.Pool, schema: str, provider_uuid: uuid.UUID, column: str = "unblended_cost") -> dict[date, Decimal]:
+async def daily_totals(
+    pool: asyncpg.Pool,
+    schema: str,
+    provider_uuid: uuid.UUID,
+    column: str = "unblended_cost",
+) -> dict[date, Decimal]:
     rows = await pool.fetch(
         f'SELECT usage_start, sum({column}) AS total FROM "{schema}".reporting_awscostentrylineitem_daily_summary'
         " WHERE source_uuid = $1 GROUP BY usage_start ORDER BY usage_start",
@@ -132,7 +147,9 @@ async def daily_totals(pool: asyncpg.Pool, schema: str, provider_uuid: uuid.UUID
     return {row["usage_start"]: row["total"] for row in rows}
 
 
-async def summary_snapshot(pool: asyncpg.Pool, schema: str, provider_uuid: uuid.UUID) -> list[tuple[Any, ...]]:
+async def summary_snapshot(
+    pool: asyncpg.Pool, schema: str, provider_uuid: uuid.UUID
+) -> list[tuple[Any, ...]]:
     """Every summary row without its random uuid, sorted, for equality checks."""
     rows = await pool.fetch(
         "SELECT usage_start, usage_account_id, product_code, product_family, region, availability_zone,"
@@ -152,7 +169,12 @@ class Admin:
     token: str
 
     def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        return httpx.post(f"{self.url}{path}", json=body, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+        return httpx.post(
+            f"{self.url}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+        )
 
     def trigger(self, task: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = self.post(f"/tasks/{task}", payload)
@@ -170,7 +192,9 @@ async def read_topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
-            await consumer.force_metadata_update() if hasattr(consumer, "force_metadata_update") else None
+            await consumer.force_metadata_update() if hasattr(
+                consumer, "force_metadata_update"
+            ) else None
             partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
