@@ -123,6 +123,12 @@ class ServiceGroup:
                 f"services not ready after {timeout_s:.0f} s: {', '.join(sorted(pending))}"
             )
 
+    def kill(self, name: str) -> None:
+        """End one service at once (SIGKILL), as a crash would."""
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 

@@ -101,7 +101,7 @@ class SummarizeReports(Payload):
 
 
 class UpdateSummaryTables(Payload):
-    schema: SchemaName
+    schema: SchemaName  # type: ignore[assignment]  # Koku's parameter name
     provider_type: ProviderType
     provider_uuid: UUID
     start_date: date
@@ -196,7 +196,7 @@ class NoParameters(Payload):
 
 
 class ValidateDailyData(Payload):
-    schema: SchemaName
+    schema: SchemaName  # type: ignore[assignment]  # Koku's parameter name
     start_date: date
     end_date: date
     provider_uuid: UUID
@@ -208,7 +208,7 @@ class ValidateDailyData(Payload):
 
 
 class MarkManifestComplete(Payload):
-    schema: SchemaName
+    schema: SchemaName  # type: ignore[assignment]  # Koku's parameter name
     provider_type: ProviderType
     provider_uuid: UUID
     ingress_report_uuid: UUID | None = None
@@ -297,7 +297,7 @@ class GetCeleryQueueItems(Payload):
     task_name: str | None = None
 
 
-_SPECS = [
+_SPECS: list[tuple[str, type[Payload], QueueClass, str]] = [
     # name, payload, queue class, service
     (
         "masu.celery.tasks.check_report_updates",

@@ -198,5 +198,5 @@ def _translate(error: Exception, bucket: str, key: str) -> Exception:
         )
         if status >= 500 or code in {"SlowDown", "RequestTimeout", "InternalError"}:
             return TransientError(f"object store failed on {bucket}/{key}: {code}")
-        return error
+        return error  # type: ignore[no-any-return]  # botocore's ClientError is untyped
     return TransientError(f"object store unreachable on {bucket}/{key}: {error}")

@@ -69,7 +69,7 @@ def dead_letter_topic(prefix: str) -> str:
 
 def all_topics(prefix: str) -> list[str]:
     """Return every internal topic, dead letters included."""
-    names = []
+    names: list[str] = []
     for queue in QueueClass:
         sizes = list(Size) if queue in SIZED_CLASSES else [Size.DEFAULT]
         names.extend(topic_name(prefix, queue, size) for size in sizes)

@@ -82,7 +82,7 @@ def _file_event(
     payload = GetReportFiles(
         customer_name=provider.schema_name,
         billing_source=provider.billing_source,
-        provider_type=provider.type,  # type: ignore[arg-type]
+        provider_type=provider.type,
         schema_name=provider.schema_name,
         provider_uuid=provider.uuid,
         report_month=record.billing_period_start,

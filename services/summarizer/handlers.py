@@ -19,7 +19,12 @@ from uuid import UUID
 
 from services.summarizer.providers import summary_for
 from shared import manifests
-from shared.catalogue import MarkManifestComplete, SummarizeReports, UpdateSummaryTables
+from shared.catalogue import (
+    MarkManifestComplete,
+    ReportToSummarize,
+    SummarizeReports,
+    UpdateSummaryTables,
+)
 from shared.engines import load_query
 from shared.errors import BadInputError
 from shared.identifiers import quote_ident
@@ -61,7 +66,7 @@ def split_by_month(start: date, end: date) -> list[tuple[date, date]]:
 async def summarize_reports(ctx: TaskContext, payload: SummarizeReports) -> None:
     """Emit one update_summary_tables per provider and calendar month."""
     ranges: dict[UUID, tuple[date, date]] = {}
-    first = {}
+    first: dict[UUID, ReportToSummarize] = {}
     for report in payload.reports_to_summarize:
         low, high = ranges.get(report.provider_uuid, (report.start, report.end))
         ranges[report.provider_uuid] = (min(low, report.start), max(high, report.end))
