@@ -1,0 +1,1 @@
+"""Azure cost exports: discovery in the provider's bucket, conversion to Parquet."""
