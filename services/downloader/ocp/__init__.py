@@ -1,0 +1,1 @@
+"""OpenShift: koku-metrics-operator payloads, their manifest and report files."""
