@@ -15,7 +15,8 @@ import asyncio
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 
-from services.downloader.containers import Container, write_plain_csv
+from services.downloader.aws.source_warnings import record_missing_columns
+from services.downloader.containers import write_plain_csv
 from services.downloader.ingest import ingest_for
 from services.downloader.polling import GET_REPORT_FILES
 from shared import manifests, metrics
@@ -79,26 +80,23 @@ class ReportFileHandlers:
         context = payload.report_context
         bucket = payload.billing_source["bucket"]
         name = PurePosixPath(context.file_key).name
-        csv_path = work / "report.csv"
+        # CSV, or Parquet passed through unchanged for convert to read.
+        report_path = work / "report.csv"
         metrics.REPORT_DOWNLOAD_ATTEMPTS.labels(provider_type=payload.provider_type).inc()
         try:
-            container = await write_plain_csv(ctx.store.stream(bucket, context.file_key), name, csv_path)
+            await write_plain_csv(ctx.store.stream(bucket, context.file_key), name, report_path)
         except ObjectNotFoundError as error:
             raise ObjectNotFoundError(
                 f"{context.file_key}: report file named in manifest {context.assembly_id} was "
                 f"not found in bucket {bucket!r}; re-deliver the report or fix its reportKeys"
             ) from error
-        if container is Container.PARQUET:
-            raise BadInputError(
-                f"{name}: Parquet CUR files are not supported yet; deliver the report as CSV"
-            )
         ingest = ingest_for(payload.provider_type)
         if ingest is None:
             raise BadInputError(
                 f"{name}: provider type {payload.provider_type} is not built yet"
             )
         result = await asyncio.to_thread(
-            ingest.convert, csv_path, name, work / "parquet", context, ctx.settings
+            ingest.convert, report_path, name, work / "parquet", context, ctx.settings
         )
         stem = name.split(".", 1)[0]
         for day, path in result.day_files.items():
@@ -109,6 +107,9 @@ class ReportFileHandlers:
         metrics.REPORT_ROWS.labels(provider_type=payload.provider_type).inc(result.rows)
         days = sorted(result.day_files)
         async with ctx.effects() as conn:
+            await record_missing_columns(
+                conn, payload.provider_uuid, payload.provider_type, name, result.missing_optional
+            )
             await manifests.mark_file_done(
                 conn,
                 context.manifest_id,

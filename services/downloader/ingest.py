@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.downloader.aws.cur import ConversionResult, convert_cur_csv
+from services.downloader.aws.cur import ConversionResult, convert_cur_report
 from services.downloader.aws.discovery import poll_aws_provider
 from shared.catalogue import ReportContext
 from shared.providers import Provider
@@ -32,7 +32,7 @@ class ProviderIngest:
 def _convert_aws(
     path: Path, name: str, out_dir: Path, context: ReportContext, settings: Settings
 ) -> ConversionResult:
-    return convert_cur_csv(
+    return convert_cur_report(
         path,
         name,
         out_dir,

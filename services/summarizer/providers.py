@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from services.summarizer.aws_summary import SUMMARY_COLUMNS, summarize_aws_files
+from services.summarizer.aws_summary import SUMMARY_COLUMNS, UI_REFRESH_SQL, summarize_aws_files
 
 __all__ = ["SUMMARIES", "SummarySpec", "summary_for"]
 
@@ -42,6 +42,7 @@ SUMMARIES: dict[str, SummarySpec] = {
         table="reporting_awscostentrylineitem_daily_summary",
         columns=SUMMARY_COLUMNS,
         summarize=summarize_aws_files,
+        refresh_sql=UI_REFRESH_SQL,
     ),
 }
 

@@ -85,3 +85,7 @@ CREATE TABLE IF NOT EXISTS costpipe.task_locks (
     holder uuid NOT NULL,
     expires_at timestamptz NOT NULL
 );
+
+-- Warnings about a source's reports that do not stop processing, such as absent
+-- optional columns: a JSON array of objects, one per distinct warning "key".
+ALTER TABLE costpipe.providers ADD COLUMN IF NOT EXISTS warnings jsonb NOT NULL DEFAULT '[]'::jsonb;

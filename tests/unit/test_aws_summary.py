@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from services.downloader.aws.cur import convert_cur_csv
+from services.downloader.aws.cur import convert_cur_report
 from services.summarizer.aws_summary import SUMMARY_COLUMNS, summarize_aws_files
 
 PERIOD = date(2026, 11, 1)
@@ -62,7 +62,7 @@ def day_files(tmp_path_factory):
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(HEADER)
         writer.writerows(LINES)
-    result = convert_cur_csv(source, source.name, folder / "out", PERIOD)
+    result = convert_cur_report(source, source.name, folder / "out", PERIOD)
     return [result.day_files[day] for day in sorted(result.day_files)]
 
 

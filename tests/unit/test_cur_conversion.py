@@ -8,7 +8,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from services.downloader.aws.cur import convert_cur_csv
+from services.downloader.aws.cur import convert_cur_report
 from shared.errors import BadInputError
 
 NAME = "costreport-00001.csv"
@@ -112,12 +112,21 @@ MISSING_OPTIONAL = (
     "bill/InvoiceId",
     "lineItem/UsageEndDate",
     "lineItem/UsageType",
+    "lineItem/LineItemDescription",
     "lineItem/Operation",
     "lineItem/AvailabilityZone",
     "lineItem/ResourceId",
     "lineItem/TaxType",
     "lineItem/UsageAmount",
     "lineItem/UnblendedRate",
+    "lineItem/NetUnblendedCost",
+    "savingsPlan/SavingsPlanARN",
+    "savingsPlan/TotalCommitmentToDate",
+    "savingsPlan/UsedCommitment",
+    "reservation/ReservationARN",
+    "reservation/EffectiveCost",
+    "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
+    "reservation/UnusedRecurringFee",
     "pricing/publicOnDemandCost",
     "pricing/unit",
     "product/ProductName",
@@ -136,7 +145,7 @@ def _write_csv(path, header, rows):
 
 def _convert(tmp_path, header=LEGACY_HEADER, rows=ROWS, folder="out"):
     source = _write_csv(tmp_path / f"{folder}.csv", header, rows)
-    return convert_cur_csv(source, NAME, tmp_path / folder, PERIOD)
+    return convert_cur_report(source, NAME, tmp_path / folder, PERIOD)
 
 
 def _query(sql, *params):
@@ -308,7 +317,7 @@ def test_conversion_mid_month_period_start(tmp_path):
     row = list(ROWS[0])
     row[4] = ""
     source = _write_csv(tmp_path / "r.csv", LEGACY_HEADER, [row])
-    result = convert_cur_csv(source, NAME, tmp_path / "out", date(2026, 11, 15))
+    result = convert_cur_report(source, NAME, tmp_path / "out", date(2026, 11, 15))
     assert sorted(result.day_files) == [date(2026, 11, 15)]
 
 
@@ -390,8 +399,8 @@ def test_conversion_bad_optional_cost_raises(tmp_path):
     with pytest.raises(BadInputError) as caught:
         _convert(tmp_path, rows=rows)
     message = str(caught.value)
-    assert NAME in message
-    assert '"abc"' in message
+    assert f"{NAME}: row 2:" in message
+    assert "column lineItem/BlendedCost has 'abc'" in message
 
 
 def test_conversion_other_dialect_raises(tmp_path):
@@ -407,7 +416,7 @@ def test_conversion_empty_file_raises(tmp_path):
     source = tmp_path / "empty.csv"
     source.write_bytes(b"")
     with pytest.raises(BadInputError) as caught:
-        convert_cur_csv(source, NAME, tmp_path / "out", PERIOD)
+        convert_cur_report(source, NAME, tmp_path / "out", PERIOD)
     assert NAME in str(caught.value)
 
 

@@ -1,81 +1,80 @@
-"""Convert one CUR CSV file into canonical line items, one Parquet file per usage day.
+"""Convert one CUR file (CSV or Parquet, any dialect) into canonical line items per usage day.
 
-The conversion is one DuckDB statement over the CSV, read with every column as
-text so account ids keep their leading zeros. Numbers become ``DECIMAL(38, 18)``:
-money is never a float. Checks run before the conversion writes anything: a missing
-required column or an unreadable required value raises :class:`BadInputError`
-naming the file, the row and the column.
+The conversion is one DuckDB statement over the report, read with every column as
+text so account ids keep their leading zeros; Parquet columns are cast to text
+first, and CUR 2.0 map columns become JSON text. Numbers become ``DECIMAL(38, 18)``:
+money is never a float. Checks run before the conversion writes anything: a header
+of no known dialect, a missing required column or an unreadable number or timestamp
+raises :class:`BadInputError` naming the file, the row and the column. Row numbers
+count lines of a CSV file (the header is line 1) and rows of a Parquet file from 1.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import logging
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
 
 import duckdb
 
+from services.downloader.aws.columns import (
+    COLUMNS,
+    COST_CATEGORY_PREFIXES,
+    CUR2_COST_CATEGORY_MAP,
+    CUR2_PRODUCT_MAP,
+    CUR2_TAG_MAP,
+    CUR2_USER_TAG_PREFIX,
+    TAG_PREFIXES,
+    Column,
+    Dialect,
+    Kind,
+    detect_dialect,
+    source_name,
+)
+from shared.engines import load_query
 from shared.errors import BadInputError
 
-__all__ = ["Column", "ConversionResult", "convert_cur_csv", "read_header"]
+__all__ = [
+    "ConversionResult",
+    "charge_category_expression",
+    "convert_cur_report",
+    "read_header",
+]
+
+log = logging.getLogger(__name__)
 
 DECIMAL = "DECIMAL(38, 18)"
-
-
-class Kind(StrEnum):
-    TEXT = "text"
-    DECIMAL = "decimal"
-    TIMESTAMP = "timestamp"
-
-
-@dataclass(frozen=True)
-class Column:
-    """A canonical line-item column and its spellings in the two CUR header styles."""
-
-    name: str
-    legacy: str
-    snake: str
-    kind: Kind = Kind.TEXT
-    required: bool = False
-
-
-COLUMNS = (
-    Column("usage_account_id", "lineItem/UsageAccountId", "line_item_usage_account_id", required=True),
-    Column("line_item_type", "lineItem/LineItemType", "line_item_line_item_type", required=True),
-    Column("usage_start", "lineItem/UsageStartDate", "line_item_usage_start_date", Kind.TIMESTAMP, required=True),
-    Column("product_code", "lineItem/ProductCode", "line_item_product_code", required=True),
-    Column("unblended_cost", "lineItem/UnblendedCost", "line_item_unblended_cost", Kind.DECIMAL, required=True),
-    Column("payer_account_id", "bill/PayerAccountId", "bill_payer_account_id"),
-    Column("billing_entity", "bill/BillingEntity", "bill_billing_entity"),
-    Column("invoice_id", "bill/InvoiceId", "bill_invoice_id"),
-    Column("usage_end", "lineItem/UsageEndDate", "line_item_usage_end_date", Kind.TIMESTAMP),
-    Column("usage_type", "lineItem/UsageType", "line_item_usage_type"),
-    Column("operation", "lineItem/Operation", "line_item_operation"),
-    Column("availability_zone", "lineItem/AvailabilityZone", "line_item_availability_zone"),
-    Column("resource_id", "lineItem/ResourceId", "line_item_resource_id"),
-    Column("tax_type", "lineItem/TaxType", "line_item_tax_type"),
-    Column("currency_code", "lineItem/CurrencyCode", "line_item_currency_code"),
-    Column("usage_amount", "lineItem/UsageAmount", "line_item_usage_amount", Kind.DECIMAL),
-    Column("unblended_rate", "lineItem/UnblendedRate", "line_item_unblended_rate", Kind.DECIMAL),
-    Column("blended_cost", "lineItem/BlendedCost", "line_item_blended_cost", Kind.DECIMAL),
-    Column("savingsplan_effective_cost", "savingsPlan/SavingsPlanEffectiveCost", "savings_plan_savings_plan_effective_cost", Kind.DECIMAL),
-    Column("public_on_demand_cost", "pricing/publicOnDemandCost", "pricing_public_on_demand_cost", Kind.DECIMAL),
-    Column("unit", "pricing/unit", "pricing_unit"),
-    Column("product_name", "product/ProductName", "product_product_name"),
-    Column("product_family", "product/productFamily", "product_product_family"),
-    Column("region", "product/region", "product_region"),
-    Column("instance_type", "product/instanceType", "product_instance_type"),
-)
-
-# Column-name prefixes whose columns fold into one JSON object each.
-_TAG_PREFIXES = {"legacy": "resourceTags/user:", "snake": "resource_tags_user_"}
-_COST_CATEGORY_PREFIXES = {"legacy": "costCategory/", "snake": "cost_category_"}
-# Values that mean "no value" in optional numeric columns; the report generator
-# writes Python's None as the text "None".
+_PARQUET_MAGIC = b"PAR1"
+_SQL_TYPES = {
+    Kind.TEXT: "VARCHAR",
+    Kind.DECIMAL: DECIMAL,
+    Kind.TIMESTAMP: "TIMESTAMPTZ",
+}
+# Values that mean "no value"; the report generator koku-nise writes Python's None
+# as the text "None".
 _EMPTY_VALUES = ("", "None", "null", "NULL")
+# Charge category of each line item type (AWS's documented lineItem/LineItemType
+# values). Types not listed, including new ones AWS adds, are "other".
+CHARGE_CATEGORIES = {
+    "Usage": "usage",
+    "DiscountedUsage": "usage",
+    "SavingsPlanCoveredUsage": "usage",
+    "SavingsPlanNegation": "usage",
+    "Fee": "fee",
+    "RIFee": "fee",
+    "SavingsPlanUpfrontFee": "fee",
+    "SavingsPlanRecurringFee": "fee",
+    "Tax": "tax",
+    "Credit": "credit",
+    "Refund": "refund",
+    "BundledDiscount": "discount",
+    "EdpDiscount": "discount",
+    "PrivateRateDiscount": "discount",
+    "SppDiscount": "discount",
+    "DistributorDiscount": "discount",
+}
 
 
 @dataclass(frozen=True)
@@ -93,23 +92,12 @@ def read_header(path: Path, name: str) -> list[str]:
         try:
             header = next(csv.reader(handle), None)
         except (UnicodeDecodeError, csv.Error) as error:
-            raise BadInputError(f"{name}: the header row is not UTF-8 CSV: {error}") from error
+            raise BadInputError(
+                f"{name}: the header row is not UTF-8 CSV: {error}"
+            ) from error
     if not header:
         raise BadInputError(f"{name}: the file is empty; expected a CUR CSV header row")
     return [column.strip() for column in header]
-
-
-def detect_dialect(header: Iterable[str], name: str) -> str:
-    """Return ``legacy`` (``lineItem/UsageStartDate``) or ``snake`` header style."""
-    columns = set(header)
-    if any(c.legacy in columns for c in COLUMNS if c.required):
-        return "legacy"
-    if any(c.snake in columns for c in COLUMNS if c.required):
-        return "snake"
-    raise BadInputError(
-        f"{name}: the header matches no CUR column style: expected columns such as "
-        "lineItem/UsageStartDate (legacy CSV) or line_item_usage_start_date (Athena or CUR 2.0)"
-    )
 
 
 def _quote(identifier: str) -> str:
@@ -120,17 +108,41 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _json_object_expression(header: list[str], prefix: str) -> str:
-    """Fold the columns starting with ``prefix`` into a JSON object, dropping empties."""
-    pairs = sorted((column[len(prefix) :], column) for column in header if column.startswith(prefix))
-    if not pairs:
-        return "'{}'"
-    entries = ", ".join(
-        f"{{'key': {_literal(key)}, 'value': {_quote(column)}}}" for key, column in pairs
-    )
+def _is_parquet(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(len(_PARQUET_MAGIC)) == _PARQUET_MAGIC
+
+
+def _parquet_source(
+    conn: duckdb.DuckDBPyConnection, path: Path, name: str
+) -> tuple[list[str], str]:
+    """Return the column names of a Parquet file and a query reading them all as text."""
+    reader = f"read_parquet({_literal(str(path))}, file_row_number = true)"
+    try:
+        schema = conn.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+    except (duckdb.IOException, duckdb.InvalidInputException) as error:
+        raise BadInputError(
+            f"{name}: the Parquet file cannot be read: {error}; re-deliver the report"
+        ) from error
+    header, selected = [], []
+    for column_name, column_type, *_ in schema:
+        if column_name == "file_row_number":
+            continue
+        header.append(column_name)
+        # Maps and structs (CUR 2.0 product, resource_tags) become JSON text, as in a
+        # CUR 2.0 CSV export, so one code path reads both.
+        nested = column_type.startswith(("MAP", "STRUCT")) or column_type.endswith("]")
+        value = f"to_json({_quote(column_name)})" if nested else _quote(column_name)
+        selected.append(f"CAST({value} AS VARCHAR) AS {_quote(column_name)}")
+    selected.append("file_row_number + 1 AS source_row")
+    return header, f"SELECT {', '.join(selected)} FROM {reader}"
+
+
+def _csv_source(path: Path) -> str:
     return (
-        f"to_json(map_from_entries(list_filter([{entries}], "
-        f"lambda e: coalesce(e.value, '') NOT IN ('', 'None'))))::VARCHAR"
+        "SELECT *, row_number() OVER () + 1 AS source_row"
+        f" FROM read_csv({_literal(str(path))}, all_varchar = true, header = true,"
+        " delim = ',', quote = '\"', escape = '\"', strict_mode = false)"
     )
 
 
@@ -139,37 +151,100 @@ def _blank_to_null(expression: str) -> str:
     return f"CASE WHEN trim({expression}) IN ({empties}) THEN NULL ELSE trim({expression}) END"
 
 
-def _select_list(header: list[str], dialect: str, billing_period_start: date) -> tuple[list[str], list[str]]:
-    present = set(header)
+def _prefixed_columns_json(header: list[str], prefix: str) -> str:
+    """Fold the columns starting with ``prefix`` into a JSON object, dropping empties."""
+    pairs = sorted(
+        (column[len(prefix) :], column)
+        for column in header
+        if column.lower().startswith(prefix.lower())
+    )
+    if not pairs:
+        return "'{}'"
+    entries = ", ".join(
+        f"{{'key': {_literal(key)}, 'value': {_quote(column)}}}"
+        for key, column in pairs
+    )
+    return (
+        f"to_json(map_from_entries(list_filter([{entries}], "
+        f"lambda e: coalesce(trim(e.value), '') NOT IN ('', 'None'))))::VARCHAR"
+    )
+
+
+def _map_column_json(column: str, key_prefix: str) -> str:
+    """Turn a CUR 2.0 map column (JSON text) into a sorted JSON object of its non-empty values.
+
+    Only keys starting with ``key_prefix`` are kept, without the prefix, so
+    ``{"user_team": "platform"}`` becomes ``{"team": "platform"}`` as the legacy
+    ``resourceTags/user:team`` column does.
+    """
+    source = _quote(column)
+    entries = f"map_entries(CAST(CAST({source} AS JSON) AS MAP(VARCHAR, VARCHAR)))"
+    kept = (
+        f"list_filter({entries}, lambda e: starts_with(e.key, {_literal(key_prefix)})"
+        " AND coalesce(trim(e.value), '') NOT IN ('', 'None'))"
+    )
+    renamed = f"list_transform({kept}, lambda e: {{'key': e.key[{len(key_prefix) + 1}:], 'value': e.value}})"
+    return (
+        f"CASE WHEN coalesce(trim({source}), '') IN ('', 'null') THEN '{{}}'"
+        f" ELSE to_json(map_from_entries(list_sort({renamed})))::VARCHAR END"
+    )
+
+
+def _typed(value: str, kind: Kind) -> str:
+    return value if kind is Kind.TEXT else f"CAST({value} AS {_SQL_TYPES[kind]})"
+
+
+def _resolve(header: list[str]) -> dict[str, str]:
+    return {column.lower(): column for column in header}
+
+
+def _select_list(
+    header: list[str], dialect: Dialect, billing_period_start: date
+) -> tuple[list[str], list[str]]:
+    """Return the canonical select list and the optional source columns that are absent."""
+    present = _resolve(header)
+    product_map = present.get(CUR2_PRODUCT_MAP) if dialect is Dialect.CUR2 else None
     selected, missing = [], []
     for column in COLUMNS:
-        source = column.legacy if dialect == "legacy" else column.snake
-        if source not in present:
-            missing.append(source)
-            cast = {Kind.TEXT: "VARCHAR", Kind.DECIMAL: DECIMAL, Kind.TIMESTAMP: "TIMESTAMPTZ"}
-            selected.append(f"CAST(NULL AS {cast[column.kind]}) AS {column.name}")
-            continue
-        value = _blank_to_null(_quote(source))
-        if column.kind is Kind.DECIMAL:
-            selected.append(f"CAST({value} AS {DECIMAL}) AS {column.name}")
-        elif column.kind is Kind.TIMESTAMP:
-            selected.append(f"CAST({value} AS TIMESTAMPTZ) AS {column.name}")
+        source = present.get(source_name(column, dialect).lower())
+        if source is not None:
+            value = _typed(_blank_to_null(_quote(source)), column.kind)
+        elif product_map is not None and column.cur2_map_key is not None:
+            attribute = f"json_extract_string({_quote(product_map)}, {_literal('$.' + column.cur2_map_key)})"
+            value = _typed(_blank_to_null(attribute), column.kind)
         else:
-            selected.append(f"{value} AS {column.name}")
-    selected.append(f"{_json_object_expression(header, _TAG_PREFIXES[dialect])} AS tags")
+            missing.append(source_name(column, dialect))
+            value = f"CAST(NULL AS {_SQL_TYPES[column.kind]})"
+        selected.append(f"{value} AS {column.name}")
+    if dialect is Dialect.CUR2:
+        tags = present.get(CUR2_TAG_MAP)
+        categories = present.get(CUR2_COST_CATEGORY_MAP)
+        no_map = "'{}'"
+        selected.append(
+            f"{_map_column_json(tags, CUR2_USER_TAG_PREFIX) if tags else no_map} AS tags"
+        )
+        selected.append(
+            f"{_map_column_json(categories, '') if categories else no_map} AS cost_category"
+        )
+    else:
+        selected.append(
+            f"{_prefixed_columns_json(header, TAG_PREFIXES[dialect])} AS tags"
+        )
+        selected.append(
+            f"{_prefixed_columns_json(header, COST_CATEGORY_PREFIXES[dialect])} AS cost_category"
+        )
     selected.append(
-        f"{_json_object_expression(header, _COST_CATEGORY_PREFIXES[dialect])} AS cost_category"
+        f"DATE {_literal(billing_period_start.isoformat())} AS billing_period_start"
     )
-    selected.append(f"DATE {_literal(billing_period_start.isoformat())} AS billing_period_start")
     return selected, missing
 
 
-def _check_required_present(header: list[str], dialect: str, name: str) -> None:
-    present = set(header)
+def _check_required_present(header: list[str], dialect: Dialect, name: str) -> None:
+    present = _resolve(header)
     missing = [
-        (c.legacy if dialect == "legacy" else c.snake)
+        source_name(c, dialect)
         for c in COLUMNS
-        if c.required and (c.legacy if dialect == "legacy" else c.snake) not in present
+        if c.required and source_name(c, dialect).lower() not in present
     ]
     if missing:
         raise BadInputError(
@@ -178,42 +253,85 @@ def _check_required_present(header: list[str], dialect: str, name: str) -> None:
         )
 
 
-def _check_values(conn: duckdb.DuckDBPyConnection, dialect: str, name: str) -> None:
-    """Find the first row whose required timestamp or cost cannot be read."""
-    for column in COLUMNS:
-        if not column.required or column.kind is Kind.TEXT:
-            continue
-        source = _quote(column.legacy if dialect == "legacy" else column.snake)
-        target = "TIMESTAMPTZ" if column.kind is Kind.TIMESTAMP else DECIMAL
-        allow_empty = column.kind is Kind.TIMESTAMP
-        empty_test = "" if allow_empty else f" OR trim(coalesce({source}, '')) = ''"
+def _bad_value_test(column: Column, source: str) -> str:
+    """Return a condition that is true on a row whose ``source`` value cannot be read."""
+    value = f"trim(coalesce({_quote(source)}, ''))"
+    empties = ", ".join(_literal(v) for v in _EMPTY_VALUES)
+    unreadable = f"TRY_CAST({value} AS {_SQL_TYPES[column.kind]}) IS NULL"
+    if column.kind is Kind.TIMESTAMP:
         # DuckDB also reads words such as 'epoch' and 'infinity' as timestamps; a
-        # usage start must be written out, starting with a YYYY-MM-DD date.
-        shape_test = (
-            f" OR (trim(coalesce({source}, '')) <> ''"
-            f" AND NOT regexp_matches(trim({source}), '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}'))"
-            if column.kind is Kind.TIMESTAMP
-            else ""
+        # usage date must be written out, starting with a YYYY-MM-DD date.
+        unreadable += (
+            f" OR NOT regexp_matches({value}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')"
         )
-        row = conn.execute(
-            f"SELECT source_row, {source} FROM report WHERE"
-            f" (trim(coalesce({source}, '')) <> '' AND TRY_CAST(trim({source}) AS {target}) IS NULL)"
-            f"{empty_test}{shape_test} ORDER BY source_row LIMIT 1"
-        ).fetchone()
-        if row is not None:
-            expected = (
-                "an ISO 8601 timestamp such as 2025-01-01T00:00:00Z"
-                if column.kind is Kind.TIMESTAMP
-                else "a decimal number such as 0.125"
-            )
-            raise BadInputError(
-                f"{name}: row {row[0]}: column {source.strip(chr(34))} has {row[1]!r}, "
-                f"expected {expected}; fix the row or re-deliver the report"
-            )
+    test = f"({value} NOT IN ({empties}) AND ({unreadable}))"
+    # A line without a usage start is kept (it moves to the billing period's first
+    # day), but a line without its cost is not a line item.
+    if column.required and column.kind is Kind.DECIMAL:
+        test = f"({test} OR {value} = '')"
+    return test
 
 
-def convert_cur_csv(
-    csv_path: Path,
+def _check_values(
+    conn: duckdb.DuckDBPyConnection, header: list[str], dialect: Dialect, name: str
+) -> None:
+    """Raise on the first row with an unreadable number or timestamp, in one pass over the file."""
+    present = _resolve(header)
+    checks = [
+        (column, present[source_name(column, dialect).lower()])
+        for column in COLUMNS
+        if column.kind is not Kind.TEXT
+        and source_name(column, dialect).lower() in present
+    ]
+    if not checks:
+        return
+    firsts = ", ".join(
+        f"min(source_row) FILTER (WHERE {_bad_value_test(c, s)})" for c, s in checks
+    )
+    found = conn.execute(f"SELECT {firsts} FROM report").fetchone() or ()
+    failures = [(row, index) for index, row in enumerate(found) if row is not None]
+    if not failures:
+        return
+    row, index = min(failures)
+    column, source = checks[index]
+    cell = conn.execute(
+        f"SELECT {_quote(source)} FROM report WHERE source_row = ?", [row]
+    ).fetchone()
+    expected = (
+        "an ISO 8601 timestamp such as 2025-01-01T00:00:00Z"
+        if column.kind is Kind.TIMESTAMP
+        else "a decimal number such as 0.125"
+    )
+    raise BadInputError(
+        f"{name}: row {row}: column {source} has {cell[0] if cell else None!r}, "
+        f"expected {expected}; fix the row or re-deliver the report"
+    )
+
+
+def charge_category_expression() -> str:
+    """Return the DuckDB expression that classifies ``line_item_type`` as a charge category."""
+    cases = " ".join(
+        f"WHEN {_literal(kind)} THEN {_literal(category)}"
+        for kind, category in CHARGE_CATEGORIES.items()
+    )
+    return f"CASE line_item_type {cases} ELSE 'other' END"
+
+
+def _collect_day_files(days_dir: Path) -> dict[date, Path]:
+    day_files: dict[date, Path] = {}
+    for folder in sorted(days_dir.glob("day_partition=*")):
+        day = date.fromisoformat(folder.name.split("=", 1)[1])
+        parts = sorted(folder.glob("*.parquet"))
+        if len(parts) != 1:
+            raise RuntimeError(
+                f"expected one Parquet file in {folder}, found {len(parts)}"
+            )
+        day_files[day] = parts[0]
+    return day_files
+
+
+def convert_cur_report(
+    path: Path,
     name: str,
     out_dir: Path,
     billing_period_start: date,
@@ -221,33 +339,35 @@ def convert_cur_csv(
     memory_limit: str = "512MB",
     threads: int = 2,
 ) -> ConversionResult:
-    """Write ``csv_path``'s line items to ``out_dir`` as one Parquet file per usage day.
+    """Write the line items of ``path`` to ``out_dir`` as one Parquet file per usage day.
 
-    A line without a usage start (tax, credit and refund lines can lack one) lands on
-    the billing period's first day with ``usage_date_missing`` set.
+    ``path`` is a plain CSV or Parquet file; the first bytes decide which. A line
+    without a usage start (tax, credit and refund lines can lack one) lands on the
+    billing period's first day with ``usage_date_missing`` set.
     """
-    header = read_header(csv_path, name)
-    dialect = detect_dialect(header, name)
-    _check_required_present(header, dialect, name)
-    selected, missing = _select_list(header, dialect, billing_period_start)
     out_dir.mkdir(parents=True, exist_ok=True)
     conn = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
     try:
         conn.execute("SET TimeZone = 'UTC'")
         conn.execute(f"SET temp_directory = {_literal(str(out_dir / 'spill'))}")
-        conn.execute(
-            "CREATE TEMP VIEW report AS SELECT *, row_number() OVER () + 1 AS source_row"
-            f" FROM read_csv({_literal(str(csv_path))}, all_varchar = true, header = true,"
-            " delim = ',', quote = '\"', escape = '\"', strict_mode = false)"
-        )
-        _check_values(conn, dialect, name)
-        canonical = ", ".join(selected)
+        if _is_parquet(path):
+            header, source = _parquet_source(conn, path, name)
+        else:
+            header, source = read_header(path, name), _csv_source(path)
+        dialect = detect_dialect(header, name)
+        _check_required_present(header, dialect, name)
+        selected, missing = _select_list(header, dialect, billing_period_start)
+        conn.execute(f"CREATE TEMP VIEW report AS {source}")
+        _check_values(conn, header, dialect, name)
+        amortized = load_query("services.downloader.aws", "amortized_cost.sql")
         conn.execute(
             "CREATE TEMP VIEW line_items AS SELECT *,"
             " CAST(coalesce(usage_start, CAST(billing_period_start AS TIMESTAMPTZ)) AS DATE)"
             "   AS usage_date,"
-            " usage_start IS NULL AS usage_date_missing"
-            f" FROM (SELECT {canonical} FROM report)"
+            " usage_start IS NULL AS usage_date_missing,"
+            f" {charge_category_expression()} AS charge_category,"
+            f" {amortized} AS amortized_cost"
+            f" FROM (SELECT {', '.join(selected)} FROM report)"
         )
         try:
             conn.execute(
@@ -261,15 +381,17 @@ def convert_cur_csv(
             raise BadInputError(f"{name}: a value cannot be read: {error}") from error
         count_row = conn.execute("SELECT count(*) FROM report").fetchone()
     except duckdb.InvalidInputException as error:
-        raise BadInputError(f"{name}: the CSV cannot be parsed: {error}") from error
+        raise BadInputError(f"{name}: the report cannot be parsed: {error}") from error
     finally:
         conn.close()
-    day_files: dict[date, Path] = {}
-    for folder in sorted((out_dir / "days").glob("day_partition=*")):
-        day = date.fromisoformat(folder.name.split("=", 1)[1])
-        parts = sorted(folder.glob("*.parquet"))
-        if len(parts) != 1:
-            raise RuntimeError(f"expected one Parquet file in {folder}, found {len(parts)}")
-        day_files[day] = parts[0]
+    if missing:
+        log.warning(
+            "report lacks optional columns; they are null in every line item",
+            extra={"file": name, "dialect": str(dialect), "missing_columns": missing},
+        )
     rows = int(count_row[0]) if count_row else 0
-    return ConversionResult(rows=rows, day_files=day_files, missing_optional=tuple(missing))
+    return ConversionResult(
+        rows=rows,
+        day_files=_collect_day_files(out_dir / "days"),
+        missing_optional=tuple(missing),
+    )

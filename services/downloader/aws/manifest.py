@@ -38,8 +38,12 @@ def parse_manifest(key: str, body: bytes) -> CurManifest:
     if not isinstance(document, dict):
         raise BadInputError(f"{key}: manifest must be a JSON object")
     assembly_id = document.get("assemblyId")
-    if not isinstance(assembly_id, str) or not re.fullmatch(r"[A-Za-z0-9-]{1,64}", assembly_id):
-        raise BadInputError(f"{key}: field assemblyId is missing or not an id: {assembly_id!r}")
+    if not isinstance(assembly_id, str) or not re.fullmatch(
+        r"[A-Za-z0-9-]{1,64}", assembly_id
+    ):
+        raise BadInputError(
+            f"{key}: field assemblyId is missing or not an id: {assembly_id!r}"
+        )
     period = document.get("billingPeriod")
     start_text = period.get("start") if isinstance(period, dict) else None
     try:
@@ -52,14 +56,20 @@ def parse_manifest(key: str, body: bytes) -> CurManifest:
             "20250101T000000.000Z"
         ) from error
     report_keys = document.get("reportKeys")
-    if not isinstance(report_keys, list) or not all(isinstance(k, str) for k in report_keys):
+    if not isinstance(report_keys, list) or not all(
+        isinstance(k, str) for k in report_keys
+    ):
         raise BadInputError(f"{key}: field reportKeys must be a list of object keys")
     if not report_keys:
-        raise BadInputError(f"{key}: field reportKeys is empty; the delivery has no files")
+        raise BadInputError(
+            f"{key}: field reportKeys is empty; the delivery has no files"
+        )
     return CurManifest(key, assembly_id, start.replace(day=1), tuple(report_keys))
 
 
-def find_month_manifests(keys: list[str], prefix: str, report_name: str | None) -> list[str]:
+def find_month_manifests(
+    keys: list[str], prefix: str, report_name: str | None
+) -> list[str]:
     """Return the month manifests among ``keys`` (not the copies in assembly folders)."""
     base = prefix.strip("/")
     found = []

@@ -2,6 +2,10 @@
 -- Written once in DuckDB's dialect; shared.engines turns it into Trino's.
 -- Parameters: first usage day, last usage day (both inclusive).
 -- usage_amount leaves out SavingsPlanNegation lines, which restate covered usage.
+-- calculated_amortized_cost sums each line's amortized_cost, which the converter
+-- computes by the rule in services/downloader/aws/amortized_cost.sql.
+-- usage_date_missing groups apart the lines that had no usage start and were put
+-- on the billing period's first day.
 SELECT
     usage_date AS usage_start,
     usage_date AS usage_end,
@@ -11,15 +15,22 @@ SELECT
     region,
     availability_zone,
     resource_id,
+    instance_type,
     line_item_type,
+    charge_category,
+    usage_date_missing,
     unit,
     currency_code,
     tags,
+    cost_category,
     SUM(CASE WHEN line_item_type = 'SavingsPlanNegation' THEN 0 ELSE usage_amount END)
         AS usage_amount,
     SUM(unblended_cost) AS unblended_cost,
     SUM(blended_cost) AS blended_cost,
     SUM(savingsplan_effective_cost) AS savingsplan_effective_cost,
+    SUM(amortized_cost) AS calculated_amortized_cost,
+    SUM(net_unblended_cost) AS net_unblended_cost,
+    SUM(public_on_demand_cost) AS public_on_demand_cost,
     COUNT(*) AS line_item_count
 FROM aws_line_items
 WHERE usage_date BETWEEN ? AND ?
@@ -31,7 +42,11 @@ GROUP BY
     region,
     availability_zone,
     resource_id,
+    instance_type,
     line_item_type,
+    charge_category,
+    usage_date_missing,
     unit,
     currency_code,
-    tags
+    tags,
+    cost_category
