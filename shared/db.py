@@ -44,9 +44,19 @@ async def apply_global_schema(pool: asyncpg.Pool) -> None:
 
 
 async def apply_global_schema_on(conn: asyncpg.Connection) -> None:
+    """Apply global.sql, then each domain's global_<name>.sql, in name order."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_ID)
-        await conn.execute(_sql("global.sql"))
+        for name in _sql_files("global"):
+            await conn.execute(_sql(name))
+
+
+def _sql_files(prefix: str) -> list[str]:
+    return sorted(
+        entry.name
+        for entry in resources.files("shared.sql").iterdir()
+        if entry.name.startswith(prefix) and entry.name.endswith(".sql")
+    )
 
 
 async def ensure_tenant(conn: asyncpg.Connection, schema_name: str) -> None:
@@ -54,12 +64,7 @@ async def ensure_tenant(conn: asyncpg.Connection, schema_name: str) -> None:
     quoted = quote_ident(schema_name)
     await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_ID)
     # tenant.sql creates the schema; tenant_<provider>.sql files add each provider's tables.
-    names = sorted(
-        entry.name
-        for entry in resources.files("shared.sql").iterdir()
-        if entry.name.startswith("tenant") and entry.name.endswith(".sql")
-    )
-    for name in names:
+    for name in _sql_files("tenant"):
         await conn.execute(_sql(name).replace("{schema}", quoted))
     await conn.execute(
         "INSERT INTO costpipe.tenants (schema_name) VALUES ($1) ON CONFLICT DO NOTHING",
