@@ -13,6 +13,8 @@ from pathlib import Path
 
 from services.downloader.aws.cur import ConversionResult, convert_cur_report
 from services.downloader.aws.discovery import poll_aws_provider
+from services.downloader.azure.convert import convert_azure_report
+from services.downloader.azure.discovery import poll_azure_provider
 from shared.catalogue import ReportContext
 from shared.providers import Provider
 from shared.runtime import TaskContext
@@ -44,6 +46,7 @@ def _convert_aws(
 
 INGESTS: dict[str, ProviderIngest] = {
     "AWS": ProviderIngest(poll=poll_aws_provider, convert=_convert_aws),
+    "Azure": ProviderIngest(poll=poll_azure_provider, convert=convert_azure_report),
 }
 
 

@@ -30,9 +30,11 @@ from services.downloader.azure.values import (
     parse_json_cell,
     parse_unit,
 )
+from shared.catalogue import ReportContext
 from shared.errors import BadInputError
+from shared.settings import Settings
 
-__all__ = ["LINE_ITEM_SCHEMA", "convert_azure_csv"]
+__all__ = ["LINE_ITEM_SCHEMA", "convert_azure_csv", "convert_azure_report"]
 
 log = logging.getLogger(__name__)
 
@@ -291,3 +293,11 @@ def convert_azure_csv(
     return ConversionResult(
         rows=rows, day_files=day_files, missing_optional=header_map.missing_optional
     )
+
+
+def convert_azure_report(
+    path: Path, name: str, out_dir: Path, context: ReportContext, settings: Settings
+) -> ConversionResult:
+    """Convert one downloaded export file for the downloader's ``get_report_files``."""
+    del settings  # the streaming reader needs no engine memory or thread settings
+    return convert_azure_csv(path, name, out_dir, context.billing_period_start)
