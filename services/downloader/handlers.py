@@ -28,7 +28,7 @@ from shared.catalogue import (
 )
 from shared.errors import BadInputError, ObjectNotFoundError
 from shared.events import Envelope, derive_event_id
-from shared.keys import daily_parquet_key
+from shared.keys import report_day_key
 from shared.providers import active_providers
 from shared.runtime import TaskContext, TaskHandler
 from shared.state import ManifestProgressTable
@@ -100,8 +100,14 @@ class ReportFileHandlers:
         )
         stem = name.split(".", 1)[0]
         for day, path in result.day_files.items():
-            key = daily_parquet_key(
-                payload.schema_name, payload.provider_type, payload.provider_uuid, day, context.assembly_id, stem
+            key = report_day_key(
+                payload.schema_name,
+                payload.provider_type,
+                payload.provider_uuid,
+                context.billing_period_start,
+                day,
+                context.assembly_id,
+                stem,
             )
             await ctx.store.put_file(ctx.settings.COSTPIPE_DATA_BUCKET, key, path)
         metrics.REPORT_ROWS.labels(provider_type=payload.provider_type).inc(result.rows)
@@ -141,6 +147,9 @@ class ReportFileHandlers:
         end = _month_end(start)
         if day_range is not None:
             end = max(end, day_range[1])
+            if payload.provider_type.removesuffix("-local") == "GCP":
+                # A GCP invoice month can hold usage days of the month before it.
+                start = min(start, day_range[0])
         report = ReportToSummarize(
             schema_name=payload.schema_name,
             provider_type=payload.provider_type,

@@ -15,6 +15,8 @@ from services.downloader.aws.cur import ConversionResult, convert_cur_report
 from services.downloader.aws.discovery import poll_aws_provider
 from services.downloader.azure.convert import convert_azure_report
 from services.downloader.azure.discovery import poll_azure_provider
+from services.downloader.gcp.discovery import poll_gcp_provider
+from services.downloader.gcp.export import convert_gcp_export
 from shared.catalogue import ReportContext
 from shared.providers import Provider
 from shared.runtime import TaskContext
@@ -44,9 +46,17 @@ def _convert_aws(
     )
 
 
+def _convert_gcp(
+    path: Path, name: str, out_dir: Path, context: ReportContext, settings: Settings
+) -> ConversionResult:
+    # The manifest's billing period is the export file set's invoice month.
+    return convert_gcp_export(path, name, out_dir, context.billing_period_start)
+
+
 INGESTS: dict[str, ProviderIngest] = {
     "AWS": ProviderIngest(poll=poll_aws_provider, convert=_convert_aws),
     "Azure": ProviderIngest(poll=poll_azure_provider, convert=convert_azure_report),
+    "GCP": ProviderIngest(poll=poll_gcp_provider, convert=_convert_gcp),
 }
 
 

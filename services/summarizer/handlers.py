@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from uuid import UUID
 
+from services.summarizer.gcp_summary import select_gcp_day_keys
 from services.summarizer.providers import summary_for
 from shared import manifests
 from shared.catalogue import (
@@ -211,16 +212,24 @@ class SummaryHandlers:
         end: date,
         work: Path,
     ) -> list[Path]:
-        prefix = daily_parquet_month_prefix(payload.schema, payload.provider_type, payload.provider_uuid, start)
         bucket = ctx.settings.COSTPIPE_DATA_BUCKET
-        wanted = []
-        for key in await ctx.store.list_keys(bucket, prefix):
-            day_part = key[len(prefix) :].split("/", 1)[0]
-            if not day_part.startswith("day=") or assembly_of_key(key) != assembly_id:
-                continue
-            day = start.replace(day=int(day_part[4:]))
-            if start <= day <= end:
-                wanted.append(key)
+        if payload.provider_type.removesuffix("-local") == "GCP":
+            # GCP day files sit under invoice months, and a day can span two of them.
+            async with ctx.pool.acquire() as conn:
+                wanted = await select_gcp_day_keys(
+                    ctx.store, conn, bucket, payload.schema, payload.provider_type,
+                    payload.provider_uuid, assembly_id, start, end,
+                )
+        else:
+            prefix = daily_parquet_month_prefix(payload.schema, payload.provider_type, payload.provider_uuid, start)
+            wanted = []
+            for key in await ctx.store.list_keys(bucket, prefix):
+                day_part = key[len(prefix) :].split("/", 1)[0]
+                if not day_part.startswith("day=") or assembly_of_key(key) != assembly_id:
+                    continue
+                day = start.replace(day=int(day_part[4:]))
+                if start <= day <= end:
+                    wanted.append(key)
         work.mkdir(parents=True, exist_ok=True)
         limit = asyncio.Semaphore(_DOWNLOAD_CONCURRENCY)
 

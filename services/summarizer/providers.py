@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from services.summarizer.aws_summary import SUMMARY_COLUMNS, UI_REFRESH_SQL, summarize_aws_files
+from services.summarizer.gcp_summary import SUMMARY_COLUMNS as GCP_SUMMARY_COLUMNS
+from services.summarizer.gcp_summary import UI_REFRESH_SQL as GCP_UI_REFRESH_SQL
+from services.summarizer.gcp_summary import summarize_gcp_files
 
 __all__ = ["SUMMARIES", "SummarySpec", "summary_for"]
 
@@ -43,6 +46,12 @@ SUMMARIES: dict[str, SummarySpec] = {
         columns=SUMMARY_COLUMNS,
         summarize=summarize_aws_files,
         refresh_sql=UI_REFRESH_SQL,
+    ),
+    "GCP": SummarySpec(
+        table="reporting_gcpcostentrylineitem_daily_summary",
+        columns=GCP_SUMMARY_COLUMNS,
+        summarize=summarize_gcp_files,
+        refresh_sql=GCP_UI_REFRESH_SQL,
     ),
 }
 

@@ -1,0 +1,1 @@
+"""GCP billing exports saved as files in a bucket: discovery and conversion."""
