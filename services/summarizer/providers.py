@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from services.summarizer.aws_summary import SUMMARY_COLUMNS, UI_REFRESH_SQL, summarize_aws_files
+from services.summarizer.azure_summary import SUMMARY_COLUMNS as AZURE_SUMMARY_COLUMNS
+from services.summarizer.azure_summary import UI_REFRESH_SQL as AZURE_UI_REFRESH_SQL
+from services.summarizer.azure_summary import summarize_azure_files
 from services.summarizer.gcp_summary import SUMMARY_COLUMNS as GCP_SUMMARY_COLUMNS
 from services.summarizer.gcp_summary import UI_REFRESH_SQL as GCP_UI_REFRESH_SQL
 from services.summarizer.gcp_summary import summarize_gcp_files
@@ -46,6 +49,12 @@ SUMMARIES: dict[str, SummarySpec] = {
         columns=SUMMARY_COLUMNS,
         summarize=summarize_aws_files,
         refresh_sql=UI_REFRESH_SQL,
+    ),
+    "Azure": SummarySpec(
+        table="reporting_azurecostentrylineitem_daily_summary",
+        columns=AZURE_SUMMARY_COLUMNS,
+        summarize=summarize_azure_files,
+        refresh_sql=AZURE_UI_REFRESH_SQL,
     ),
     "GCP": SummarySpec(
         table="reporting_gcpcostentrylineitem_daily_summary",

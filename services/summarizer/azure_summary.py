@@ -1,0 +1,70 @@
+"""Build Azure daily summary rows from the line items of one export run, with DuckDB."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from shared.engines import load_query
+
+__all__ = ["SUMMARY_COLUMNS", "UI_REFRESH_SQL", "summarize_azure_files"]
+
+# Columns of reporting_azurecostentrylineitem_daily_summary that the query fills,
+# in the query's order.
+SUMMARY_COLUMNS = (
+    "usage_start",
+    "usage_end",
+    "subscription_guid",
+    "subscription_name",
+    "resource_location",
+    "service_name",
+    "meter_id",
+    "instance_type",
+    "unit_of_measure",
+    "currency",
+    "tags",
+    "usage_quantity",
+    "pretax_cost",
+    "instance_ids",
+    "instance_count",
+    "line_item_count",
+)
+
+# PostgreSQL statements that rebuild the Azure UI tables from the daily summary.
+UI_REFRESH_SQL = (
+    "azure_ui_cost_summary.sql",
+    "azure_ui_by_account.sql",
+    "azure_ui_by_location.sql",
+    "azure_ui_by_service.sql",
+    "azure_ui_by_tag.sql",
+)
+
+
+def summarize_azure_files(
+    files: Sequence[Path],
+    start: date,
+    end: date,
+    *,
+    memory_limit: str = "512MB",
+    threads: int = 2,
+) -> list[tuple[Any, ...]]:
+    """Return summary rows for usage days ``start`` to ``end`` (inclusive)."""
+    if not files:
+        return []
+    conn = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        # Views cannot take parameters; the paths are scratch files this process named.
+        paths = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+        conn.execute(
+            "CREATE TEMP VIEW azure_line_items AS SELECT * FROM"
+            f" read_parquet([{paths}], hive_partitioning = false)"
+        )
+        query = load_query("services.summarizer.sql", "azure_daily_summary.sql")
+        return conn.execute(query, [start, end]).fetchall()
+    finally:
+        conn.close()
