@@ -1,8 +1,8 @@
 """GCP billing exports through the real broker, PostgreSQL and S3 server.
 
 A koku-nise GCP month must reach the daily summary to the cent for every cost
-measure; cross-over rows (usage in one month, invoice in the next) must land on
-their usage day and survive a re-export of either invoice month; a file that
+measure. Cross-over rows (usage in one month, invoice in the next) must land on
+their usage day and survive a re-export of their invoice month. A file that
 matches no export dialect must fail its manifest and leave earlier rows alone.
 """
 

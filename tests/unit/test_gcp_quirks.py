@@ -12,7 +12,7 @@ the next invoice). Input, in two export file sets:
 Correct output: invoice June 8.00, invoice July 4.00, usage day 1 July 7.00, and a
 re-export of invoice month 202506 also replaces the 1 July cross-over row. Day
 files are keyed by invoice month (``year``/``month``) and usage date
-(``day=YYYY-MM-DD``); daily summary rows are keyed by usage date and carry the
+(``day=YYYY-MM-DD``). Daily summary rows are keyed by usage date and carry the
 invoice month as a column.
 """
 
@@ -97,9 +97,9 @@ class Pipeline:
             key = report_day_key(
                 SCHEMA, "GCP", self.provider, invoice_month, day, assembly_id, stem
             )
-            kept = out / f"{day}.parquet"
-            shutil.copy(path, kept)
-            self.store.objects[key] = kept
+            stored_copy = out / f"{day}.parquet"
+            shutil.copy(path, stored_copy)
+            self.store.objects[key] = stored_copy
         self.latest[invoice_month] = Manifest(assembly_id, invoice_month)
 
     async def summarise(
@@ -146,7 +146,7 @@ def test_cross_over_key_uses_invoice_month(pipeline: Pipeline) -> None:
 
 
 async def test_cross_over_day_sums_both_invoices(pipeline: Pipeline) -> None:
-    # Whichever manifest asks, 1 July reads both invoice months' lines.
+    # Whichever manifest requests the summary, 1 July reads both invoice months' lines.
     for assembly in ("june1", "july1"):
         rows = await pipeline.summarise(assembly, JULY, date(2025, 7, 31))
         assert by(rows, "usage_start") == {JULY: Decimal("7.00")}, assembly

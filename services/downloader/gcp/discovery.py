@@ -118,8 +118,8 @@ async def poll_gcp_provider(ctx: TaskContext, provider: Provider) -> None:
         extra={"provider_uuid": str(provider.uuid), "bucket": bucket},
     )
     for export in due:
-        # NOTE: the object store lists keys without ETags, so a re-export written
-        # over the same keys is not seen as a new delivery; write it to new keys.
+        # NOTE: the object store lists keys without ETags. A re-export written over
+        # the same keys is therefore not seen as a new delivery, so write it to new keys.
         await queue_manifest_files(
             ctx, provider, export.assembly_id, export.invoice_month, list(export.keys)
         )

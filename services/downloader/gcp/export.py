@@ -240,15 +240,15 @@ def _read_jsonl(
     first = next(iterator, None)
     if first is None:
         raise BadInputError(
-            f"{name}: the file holds no JSON records; expected one billing export row per line"
+            f"{name}: the file contains no JSON records; expected one billing export row per line"
         )
 
     def chained() -> Iterator[tuple[int, dict[str, Any]]]:
         yield first
         yield from iterator
 
-    # JSON-lines exports leave out null fields, so the first record's names stand
-    # in for the header only to pick the dialect; absent fields read as null.
+    # JSON-lines exports leave out null fields. The first record's names pick the
+    # dialect only, and a field absent from a record reads as null.
     return list(first[1]), chained()
 
 
@@ -363,8 +363,8 @@ def _timestamp(value: Any, column: str) -> datetime | None:
     expected = (
         "an ISO 8601 timestamp such as 2025-07-01T00:00:00Z or 2025-07-01 00:00:00 UTC"
     )
-    # BigQuery writes "2025-07-01 00:00:00 UTC" (or "... +0000 UTC"); koku-nise
-    # writes no zone at all, which GCP means as UTC.
+    # BigQuery's CSV extract writes "2025-07-01 00:00:00 UTC" and Go tools write
+    # "... +0000 UTC". koku-nise writes no zone, and GCP billing times are UTC.
     cleaned = text.removesuffix(" UTC").removesuffix("UTC").strip()
     if cleaned.endswith(("Z", "z")):
         cleaned = cleaned[:-1] + "+00:00"
@@ -445,12 +445,12 @@ def _credits(value: Any, column: str) -> tuple[Decimal, str]:
             raise _RowError(column, value, expected)
         amount = _decimal(credit.get("amount"), f"{column}.amount")
         if amount is None:
-            # koku-nise writes an empty credit record ({"amount": 0, "type": ""}) for
-            # lines without a credit; a credit without an amount adds nothing.
-            continue
+            continue  # a credit without an amount adds nothing
         kind = _text(credit.get("type")) or _text(credit.get("name")) or "UNSPECIFIED"
         total += amount
         by_type[kind] += amount
+    # koku-nise JSON-lines write {"amount": 0, "type": ""} for a line without a
+    # credit, so zero sums are dropped from the per-type object.
     return total.quantize(_SCALE, context=_CONTEXT), _money_object(
         {k: v for k, v in by_type.items() if v}
     )

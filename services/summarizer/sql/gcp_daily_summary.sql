@@ -1,7 +1,7 @@
 -- GCP line items to one row per usage day, invoice month and cost dimension.
 -- Written once in DuckDB's dialect; shared.engines turns it into Trino's.
 -- Parameters: first usage day, last usage day (both inclusive).
--- Rows land on their usage day; invoice_month stays a grouping column, so a day
+-- Rows land on their usage day. invoice_month stays a grouping column, so a day
 -- whose lines belong to two invoice months gets a row for each.
 -- credit_amount sums every credit of every line (credits are negative), and
 -- credits_by_type lists each line's per-type object for the caller to add up.
