@@ -41,7 +41,7 @@ class GcpDelivery:
 
 
 def find_gcp_deliveries(root: Path) -> list[GcpDelivery]:
-    """Return one delivery per folder under ``root`` that holds GCP export files."""
+    """Return one delivery per folder under ``root`` that contains GCP export files."""
     folders: dict[Path, list[Path]] = defaultdict(list)
     for path in sorted(root.rglob("*")):
         if (
