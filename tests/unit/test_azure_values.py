@@ -130,6 +130,13 @@ def test_json_cell_unreadable_is_empty_and_flagged(text):
     assert cell.invalid
 
 
+@pytest.mark.parametrize("text", ["", " ", '""', "null", "None", "{}"])
+def test_json_cell_empty_forms_are_valid(text):
+    cell = parse_json_cell(text, string_values=False)
+    assert cell.text == "{}"
+    assert not cell.invalid
+
+
 def test_tags_values_become_text():
     cell = parse_json_cell('{"count": 3, "on": true, "none": null}', string_values=True)
     assert json.loads(cell.text) == {"count": "3", "on": "true", "none": ""}

@@ -109,6 +109,7 @@ class JsonCell:
 
 
 _EMPTY_CELL = JsonCell("{}", False, {})
+_EMPTY_JSON = ("", '""', "null", "None")
 
 
 def parse_json_cell(text: str, *, string_values: bool) -> JsonCell:
@@ -120,7 +121,8 @@ def parse_json_cell(text: str, *, string_values: bool) -> JsonCell:
     text, as tag values are. Keys are sorted so equal tag sets have equal text.
     """
     value = text.strip()
-    if not value:
+    # Exports also write an absent object as JSON null or the JSON empty string.
+    if value in _EMPTY_JSON:
         return _EMPTY_CELL
     candidate = value if value.startswith("{") else "{" + value + "}"
     try:
