@@ -19,17 +19,14 @@ __all__ = ["ensure_topics", "pending_events", "replay_range", "topic_depths"]
 log = logging.getLogger(__name__)
 
 
-async def ensure_topics(settings: Settings) -> None:
-    """Create every internal topic with the configured partition count."""
+async def ensure_topics(settings: Settings, extra: tuple[str, ...] = ()) -> None:
+    """Create every internal topic, and ``extra`` ones, with the configured partitions."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [
-            name
-            for name in all_topics(settings.COSTPIPE_TOPIC_PREFIX)
-            if name not in existing
-        ]
+        wanted = [*all_topics(settings.COSTPIPE_TOPIC_PREFIX), *extra]
+        missing = [name for name in wanted if name not in existing]
         if not missing:
             return
         new = [

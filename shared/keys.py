@@ -119,3 +119,29 @@ def report_day_key(
     return daily_parquet_key(
         schema_name, provider_type, provider_uuid, day, assembly_id, file_stem
     )
+
+
+def ocp_month_prefix(
+    schema_name: str, report_type: str, provider_uuid: UUID, month: date
+) -> str:
+    """Return the prefix of one OpenShift report type's daily Parquet for one month."""
+    kind = validate_key_component(report_type, field="report type")
+    return (
+        f"data/parquet/daily/{account_of(schema_name)}/OCP/{kind}/"
+        f"source={provider_uuid}/year={month.year:04d}/month={month.month:02d}/"
+    )
+
+
+def ocp_daily_parquet_key(
+    schema_name: str,
+    report_type: str,
+    provider_uuid: UUID,
+    day: date,
+    payload_uuid: str,
+    file_stem: str,
+) -> str:
+    """Return the key of one OpenShift report file's rows for one UTC day."""
+    prefix = ocp_month_prefix(schema_name, report_type, provider_uuid, day)
+    payload = validate_key_component(payload_uuid, field="payload uuid")
+    stem = validate_key_component(file_stem, field="report file name")
+    return f"{prefix}day={day.day:02d}/{payload}_{stem}.parquet"

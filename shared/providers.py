@@ -71,3 +71,16 @@ async def active_providers(
         provider_uuid,
     )
     return [_provider(row) for row in rows]
+
+
+async def find_ocp_provider(
+    conn: asyncpg.Connection, schema_name: str, cluster_id: str
+) -> Provider | None:
+    """Return the active OpenShift source of a tenant with this cluster id."""
+    row = await conn.fetchrow(
+        "SELECT * FROM costpipe.providers WHERE active AND type = 'OCP'"
+        " AND schema_name = $1 AND billing_source ->> 'cluster_id' = $2",
+        schema_name,
+        cluster_id,
+    )
+    return _provider(row) if row is not None else None

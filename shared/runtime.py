@@ -188,6 +188,7 @@ class Runtime:
             {name for q in queues for name in topics_of_class(_prefix(self), q)}
         )
         self.consumed_topics = names
+        self.external_topics: list[str] = []
         channel = self.app.topic(
             *names, key_serializer="raw", value_serializer="raw", acks=True
         )
@@ -196,6 +197,44 @@ class Runtime:
             name=f"{service}-dispatch",
             concurrency=settings.COSTPIPE_CONSUMER_CONCURRENCY,
         )(self._consume)
+
+    def add_external_agent(
+        self, topic: str, handler: Callable[[bytes, dict[str, bytes]], Awaitable[None]]
+    ) -> None:
+        """Consume a topic of another system whose messages are not our envelopes.
+
+        ``handler`` gets the raw value and the headers. A transient error is retried
+        with backoff up to ``MAX_UPDATE_RETRIES`` times, then logged and skipped.
+        """
+        self.external_topics.append(topic)
+        channel = self.app.topic(topic, key_serializer="raw", value_serializer="raw")
+
+        async def consume(stream: Any) -> None:
+            async for event in stream.events():
+                message = event.message
+                headers = {key: value for key, value in (message.headers or [])}
+                with event_context(topic=message.topic, partition=message.partition, offset=message.offset):
+                    await self._run_external(handler, message.value, headers)
+
+        self.app.agent(channel, name=f"{self.service}-{topic}")(consume)
+
+    async def _run_external(
+        self,
+        handler: Callable[[bytes, dict[str, bytes]], Awaitable[None]],
+        value: bytes,
+        headers: dict[str, bytes],
+    ) -> None:
+        for attempt in range(self.settings.MAX_UPDATE_RETRIES + 1):
+            try:
+                await handler(value, headers)
+                return
+            except Exception as error:  # noqa: BLE001 - one bad message must not stop the agent
+                if not getattr(error, "retriable", False) or attempt == self.settings.MAX_UPDATE_RETRIES:
+                    log.exception("external message failed; skipped")
+                    return
+                delay_s = min(_BACKOFF_CAP_S, 2.0**attempt) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
+                log.warning("external message will be retried in %.1f s: %r", delay_s, error)
+                await asyncio.sleep(delay_s)
 
     # --- resources -------------------------------------------------------------
 

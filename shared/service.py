@@ -67,7 +67,7 @@ def serve(
     app.task(start_admin)
     log.info("service starting", extra={"broker": settings.KAFKA_BOOTSTRAP_SERVERS})
     # Topics exist before faust subscribes, with the partition count the tables need.
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(ensure_topics(settings, tuple(runtime.external_topics)))
     worker = faust.Worker(
         app,
         loglevel="WARNING",

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     ENABLE_SUBS_DEBUG: bool = False
     ENABLE_SUBS_PROVIDER_TYPES: list[str] = ["AWS"]
 
+    # External topics, named as in Koku.
+    UPLOAD_ANNOUNCE_TOPIC: str = "platform.upload.announce"
+    UPLOAD_VALIDATION_TOPIC: str = "platform.upload.validation"
+
     # Scheduler: emit the report check once at start, as ``make run`` needs.
     COSTPIPE_SCHEDULER_TICK_ON_START: bool = False
 

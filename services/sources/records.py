@@ -6,7 +6,7 @@ import re
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.identifiers import SchemaName
 from shared.providers import Provider
@@ -54,10 +54,25 @@ class SourceRequest(BaseModel):
     schema_name: SchemaName
     provider_uuid: UUID
     name: str = Field(min_length=1, max_length=200)
-    type: Literal["AWS", "AWS-local", "Azure", "Azure-local", "GCP", "GCP-local"] = (
-        "AWS"
+    type: Literal[
+        "AWS", "AWS-local", "Azure", "Azure-local", "GCP", "GCP-local", "OCP"
+    ] = "AWS"
+    billing_source: BillingSource | None = Field(
+        None, description="Where the reports are; required for cloud sources."
     )
-    billing_source: BillingSource
+    cluster_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$",
+        description="OpenShift cluster id, as the operator's manifest names it.",
+    )
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> SourceRequest:
+        if self.type == "OCP" and not self.cluster_id:
+            raise ValueError("an OCP source needs cluster_id")
+        if self.type != "OCP" and self.billing_source is None:
+            raise ValueError(f"a {self.type} source needs billing_source")
+        return self
 
     def to_provider(self) -> Provider:
         return Provider(
@@ -65,6 +80,10 @@ class SourceRequest(BaseModel):
             name=self.name,
             type=self.type,
             schema_name=self.schema_name,
-            billing_source=self.billing_source.model_dump(),
+            billing_source=(
+                self.billing_source.model_dump()
+                if self.billing_source is not None
+                else {"cluster_id": self.cluster_id}
+            ),
             setup_complete=False,
         )

@@ -18,6 +18,7 @@ from pathlib import Path
 from uuid import UUID
 
 from services.summarizer.gcp_summary import select_gcp_day_keys
+from services.summarizer.ocp_handlers import summarize_openshift
 from services.summarizer.providers import summary_for
 from shared import manifests
 from shared.catalogue import (
@@ -125,6 +126,9 @@ class SummaryHandlers:
             await self._locks.release(ctx.pool, lock_key, holder)
 
     async def _summarize(self, ctx: TaskContext, payload: UpdateSummaryTables, start: date, end: date) -> None:
+        if payload.provider_type == "OCP":
+            await summarize_openshift(ctx, payload, start, end)
+            return
         spec = summary_for(payload.provider_type)
         if spec is None:
             raise BadInputError(

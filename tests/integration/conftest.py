@@ -52,6 +52,8 @@ def session_env(
         "COSTPIPE_DATA_BUCKET": "test-data",
         "INITIAL_INGEST_NUM_MONTHS": "1200",
         "COSTPIPE_CONSUMER_CONCURRENCY": "2",
+        "UPLOAD_ANNOUNCE_TOPIC": f"t{uuid.uuid4().hex[:8]}.upload.announce",
+        "UPLOAD_VALIDATION_TOPIC": f"t{uuid.uuid4().hex[:8]}.upload.validation",
     }
 
 
