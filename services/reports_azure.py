@@ -1,4 +1,4 @@
-"""Read Azure cost export folders straight from their files, independently of the pipeline.
+"""Read Azure cost export folders straight from their files, apart from the pipeline.
 
 ``costpipe run`` prints these totals beside the summary's, so a reader can see that
 every cent of an export reached the daily table. The reader uses Python's csv and

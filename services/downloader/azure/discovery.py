@@ -223,8 +223,8 @@ async def _latest_classic_run(
                 recorded[run.assembly_id] = record.id
     new = [run for run in runs if run.assembly_id not in recorded]
     if len(new) > 1:
-        # NOTE: with several unrecorded classic files in one month, the last key is
-        # taken; Koku takes the newest object, which needs list times from the store.
+        # NOTE: several unrecorded classic files in one month are ordered by key,
+        # not by upload time, because the object store lists no modification times.
         log.warning(
             "several new Azure classic export files in one month; taking the last key",
             extra={
