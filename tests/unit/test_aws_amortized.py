@@ -28,9 +28,10 @@ HEADER = [
     "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
     "reservation/UnusedRecurringFee",
 ]
-# type, day, product, description, unblended, SP ARN, SP effective, SP commitment to
-# date, SP used commitment, RI ARN, RI effective, RI unused upfront, RI unused recurring;
-# then the amortised cost worked out by hand from the rule.
+# Each line lists the CSV values in HEADER order after the account: type, day,
+# product, description, unblended, SP ARN, SP effective, SP commitment to date, SP
+# used commitment, RI ARN, RI effective, RI unused upfront and RI unused recurring.
+# The last value is the amortised cost worked out by hand from the rule.
 LINES = [
     ("Usage", "01", "AmazonEC2", "", "10.00", "", "", "", "", "", "", "", "", "10.00"),
     ("SavingsPlanCoveredUsage", "01", "AmazonEC2", "", "5.00", SP_ARN, "3.00", "", "", "", "", "", "", "3.00"),

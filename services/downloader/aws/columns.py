@@ -50,7 +50,7 @@ class Column:
 
     @property
     def cur2_map_key(self) -> str | None:
-        """Return the ``product`` map key that holds this column in CUR 2.0, if any."""
+        """Return the ``product`` map key that contains this column in CUR 2.0, if any."""
         if self.legacy.startswith("product/"):
             return self.snake.removeprefix("product_")
         return None
@@ -100,6 +100,9 @@ COLUMNS = (
 
 # Columns whose names start with these prefixes fold into one JSON object each.
 # Only user-defined tags are kept: AWS-generated ``aws:`` tags are dropped.
+# NOTE: a tag key comes out as the header spells it, so a mixed-case key
+# (``resourceTags/user:CostCenter``) and its Athena form
+# (``resource_tags_user_cost_center``) give different keys.
 TAG_PREFIXES = {
     Dialect.LEGACY: "resourceTags/user:",
     Dialect.ATHENA: "resource_tags_user_",

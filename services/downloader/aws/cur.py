@@ -79,7 +79,7 @@ CHARGE_CATEGORIES = {
 
 @dataclass(frozen=True)
 class ConversionResult:
-    """What one report file produced."""
+    """Output of converting one report file."""
 
     rows: int
     day_files: dict[date, Path]
@@ -130,7 +130,8 @@ def _parquet_source(
             continue
         header.append(column_name)
         # Maps and structs (CUR 2.0 product, resource_tags) become JSON text, as in a
-        # CUR 2.0 CSV export, so one code path reads both.
+        # CUR 2.0 CSV export, so one code path reads both. NOTE: Athena-style Parquet
+        # stores costs as DOUBLE, and their text is the shortest repr of the double.
         nested = column_type.startswith(("MAP", "STRUCT")) or column_type.endswith("]")
         value = f"to_json({_quote(column_name)})" if nested else _quote(column_name)
         selected.append(f"CAST({value} AS VARCHAR) AS {_quote(column_name)}")
