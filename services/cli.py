@@ -5,20 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
-import tempfile
-import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
-from typing import Any
+from decimal import Decimal
 
 import asyncpg
 
 from services import launcher
-from services.reports import CurDelivery, find_cur_deliveries, report_daily_totals
 from services.sources.records import BillingSource, SourceRequest
 from shared.catalogue import CATALOGUE
 from shared.providers import upsert_provider
@@ -116,249 +109,9 @@ def command_serve(args: argparse.Namespace) -> int:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    os.environ.setdefault(
-        "COSTPIPE_STACK_DIR", str(launcher.REPO_ROOT / ".stack" / "run")
-    )
-    env = launcher.start_stack()
-    os.environ.update(env)
-    services: launcher.ServiceGroup | None = None
-    try:
-        with tempfile.TemporaryDirectory(prefix="costpipe-run-") as scratch:
-            reports = (
-                Path(args.reports) if args.reports else _generate_month(Path(scratch))
-            )
-            deliveries = find_cur_deliveries(reports)
-            if not deliveries:
-                print(
-                    f"error: no CUR delivery under {reports}: expected <prefix>/<report>/<YYYYMMDD-YYYYMMDD>/<report>-Manifest.json",
-                    file=sys.stderr,
-                )
-                return 2
-            months = _months_to_ingest(deliveries)
-            services = launcher.ServiceGroup(
-                env={
-                    **env,
-                    "COSTPIPE_ADMIN_TOKEN": uuid.uuid4().hex,
-                    "INITIAL_INGEST_NUM_MONTHS": str(months),
-                    "COSTPIPE_WORK_DIR": str(Path(scratch) / "work"),
-                },
-                log_dir=launcher.stack_dir() / "logs",
-            )
-            return asyncio.run(_run(args, env, reports, deliveries, services))
-    finally:
-        if services is not None:
-            services.stop()
-        if not args.keep_stack:
-            launcher.stop_stack()
+    from services.run import run
 
-
-def _generate_month(scratch: Path) -> Path:
-    """Generate last month's AWS CUR with koku-nise into ``scratch``."""
-    today = datetime.now(UTC).date()
-    end = today.replace(day=1) - timedelta(days=1)
-    start = end.replace(day=1)
-    bucket = scratch / "aws-bucket"
-    bucket.mkdir(parents=True)
-    nise = Path(sys.executable).with_name("nise")
-    print(f"generating AWS CUR for {start:%Y-%m} with koku-nise ...", flush=True)
-    subprocess.run(  # noqa: S603 - the report generator installed beside us
-        [
-            str(nise),
-            "report",
-            "aws",
-            "--start-date",
-            start.isoformat(),
-            "--end-date",
-            end.isoformat(),
-            "--aws-s3-bucket-name",
-            str(bucket),
-            "--aws-s3-report-name",
-            "cur",
-            "--aws-s3-report-prefix",
-            "reports",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        cwd=scratch,
-    )
-    return bucket
-
-
-def _months_to_ingest(deliveries: list[CurDelivery]) -> int:
-    today = datetime.now(UTC).date()
-    oldest = today
-    for delivery in deliveries:
-        for manifest in delivery.manifest_paths:
-            oldest = min(
-                oldest, datetime.strptime(manifest.parent.name[:8], "%Y%m%d").date()
-            )
-    return (today.year - oldest.year) * 12 + today.month - oldest.month + 1
-
-
-async def _upload(reports: Path, env: dict[str, str]) -> None:
-    settings = Settings(**{k: v for k, v in env.items() if k in Settings.model_fields})  # type: ignore[arg-type]
-    from shared.objectstore import S3ObjectStore
-
-    store = S3ObjectStore(settings)
-    await store.ensure_bucket(RUN_BUCKET)
-    for path in sorted(p for p in reports.rglob("*") if p.is_file()):
-        await store.put_file(RUN_BUCKET, path.relative_to(reports).as_posix(), path)
-
-
-async def _run(
-    args: argparse.Namespace,
-    env: dict[str, str],
-    reports: Path,
-    deliveries: list[CurDelivery],
-    services: launcher.ServiceGroup,
-) -> int:
-    await _upload(reports, env)
-    database_url = env["DATABASE_URL"]
-    sources = []
-    for index, delivery in enumerate(deliveries):
-        request = SourceRequest(
-            schema_name=RUN_SCHEMA,
-            provider_uuid=uuid.uuid4(),
-            name=f"aws-{delivery.report_name}-{index + 1}",
-            billing_source=BillingSource(
-                bucket=RUN_BUCKET,
-                report_prefix=delivery.prefix,
-                report_name=delivery.report_name,
-            ),
-        )
-        await _add_source(database_url, request)
-        sources.append((request, delivery))
-    log = sys.stderr if args.format == "csv" else sys.stdout
-    print("starting services ...", file=log, flush=True)
-    services.start(
-        extra={
-            "scheduler": {
-                "COSTPIPE_SCHEDULER_TICK_ON_START": "true",
-                "SCHEDULE_REPORT_CHECKS": "true",
-            }
-        }
-    )
-    services.wait_ready()
-    print(
-        "services ready; the scheduler has emitted check_report_updates",
-        file=log,
-        flush=True,
-    )
-    ok = await _follow(
-        database_url, [s[0].provider_uuid for s in sources], args.timeout, log
-    )
-    conn = await asyncpg.connect(database_url)
-    try:
-        mismatches = 0
-        for request, delivery in sources:
-            rows = await conn.fetch(
-                f'SELECT usage_start, sum(unblended_cost) AS cost FROM "{RUN_SCHEMA}".reporting_awscostentrylineitem_daily_summary'
-                " WHERE source_uuid = $1 GROUP BY usage_start ORDER BY usage_start",
-                request.provider_uuid,
-            )
-            pipeline = {row["usage_start"]: row["cost"] for row in rows}
-            expected = report_daily_totals(delivery)
-            if args.format == "csv":
-                _print_csv(request, pipeline)
-            else:
-                mismatches += _print_table(request, pipeline, expected)
-            mismatches += sum(
-                1
-                for day in expected
-                if _cents(pipeline.get(day)) != _cents(expected[day])
-            )
-    finally:
-        await conn.close()
-    return 0 if ok and mismatches == 0 else 1
-
-
-async def _follow(
-    database_url: str, providers: list[uuid.UUID], timeout_s: float, log: Any
-) -> bool:
-    """Print manifest progress until every manifest is complete or failed."""
-    conn = await asyncpg.connect(database_url)
-    seen: dict[int, str] = {}
-    last_letter = await conn.fetchval(
-        "SELECT coalesce(max(id), 0) FROM costpipe.dead_letters"
-    )
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            rows = await conn.fetch(
-                "SELECT m.id, m.assembly_id, m.billing_period_start, m.num_total_files, m.status, m.error,"
-                " count(f.*) FILTER (WHERE f.status = 'done') AS done"
-                " FROM costpipe.manifests m JOIN costpipe.report_files f ON f.manifest_id = m.id"
-                " WHERE m.provider_uuid = ANY($1::uuid[]) GROUP BY m.id ORDER BY m.id",
-                providers,
-            )
-            for row in rows:
-                line = (
-                    f"manifest {row['id']} ({row['billing_period_start']:%Y-%m}, assembly {row['assembly_id'][:8]}): "
-                    f"files {row['done']}/{row['num_total_files']}, {row['status']}"
-                )
-                if seen.get(row["id"]) != line:
-                    print(line, file=log, flush=True)
-                    if row["error"]:
-                        print(f"  error: {row['error']}", file=log, flush=True)
-                    seen[row["id"]] = line
-            letters = await conn.fetch(
-                "SELECT id, task, reason, error FROM costpipe.dead_letters WHERE id > $1 ORDER BY id",
-                last_letter,
-            )
-            for letter in letters:
-                last_letter = letter["id"]
-                if letter["reason"] != "not implemented":
-                    print(
-                        f"dead letter: {letter['task']}: {letter['reason']}: {letter['error'].splitlines()[-1]}",
-                        file=log,
-                        flush=True,
-                    )
-                    if (
-                        letter["task"] == "masu.celery.tasks.check_report_updates"
-                        and not rows
-                    ):
-                        return False
-            if rows and all(row["status"] in {"complete", "failed"} for row in rows):
-                return all(row["status"] == "complete" for row in rows)
-            await asyncio.sleep(1.0)
-        print(f"timed out after {timeout_s:.0f} s waiting for manifests", file=log)
-        return False
-    finally:
-        await conn.close()
-
-
-def _cents(value: Decimal | None) -> Decimal:
-    return (value or Decimal(0)).quantize(CENT, rounding=ROUND_HALF_EVEN)
-
-
-def _print_csv(request: SourceRequest, pipeline: dict[date, Decimal]) -> None:
-    print("source,provider,usage_date,unblended_cost")
-    for day, cost in pipeline.items():
-        print(
-            f"{request.provider_uuid},{request.type},{day.isoformat()},{format(cost.normalize(), 'f')}"
-        )
-
-
-def _print_table(
-    request: SourceRequest, pipeline: dict[date, Decimal], expected: dict[date, Decimal]
-) -> int:
-    print(
-        f"\nsource {request.name} ({request.provider_uuid}), unblended cost per usage day:"
-    )
-    print(f"{'usage day':<12} {'daily summary':>16} {'report files':>16}  match")
-    mismatches = 0
-    for day in sorted(set(pipeline) | set(expected)):
-        got, want = _cents(pipeline.get(day)), _cents(expected.get(day))
-        mismatches += got != want
-        print(
-            f"{day.isoformat():<12} {got:>16} {want:>16}  {'ok' if got == want else 'DIFFERENT'}"
-        )
-    total_got = _cents(sum(pipeline.values(), Decimal(0)))
-    total_want = _cents(sum(expected.values(), Decimal(0)))
-    print(
-        f"{'total':<12} {total_got:>16} {total_want:>16}  {'ok' if total_got == total_want else 'DIFFERENT'}"
-    )
-    return mismatches
+    return run(args.reports, args.provider, args.format, args.timeout, args.keep_stack)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -394,7 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--reports",
-        help="folder laid out as a CUR delivery (default: generate last month with koku-nise)",
+        help="folder of AWS, Azure or GCP reports as the cloud writes them to its"
+        " bucket (default: generate last month of all three with koku-nise)",
+    )
+    run.add_argument(
+        "--provider",
+        choices=("AWS", "Azure", "GCP"),
+        help="provider of --reports (default: detected from the folder's layout)",
     )
     run.add_argument(
         "--format",
