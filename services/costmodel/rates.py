@@ -330,6 +330,9 @@ def monthly_costs(
     unallocated row a node's shares add up to the whole daily rate. When pods use
     more than the capacity, the divisor is their sum instead, so a node is never
     charged more than its rate. Nodes without capacity get no node or cluster cost.
+
+    NOTE: a tag-based node or cluster rate prices only the rows whose labels match,
+    and the derived unallocated rows have no labels, so its idle share is not charged.
     """
     rows = list(rows)
     nodes = _node_members(rows)
