@@ -571,10 +571,10 @@ def test_distribution_without_recipients_keeps_pool() -> None:
     assert all(not c.cost_kind.endswith("distributed") for c in costs)
 
 
-# --- report quirks --------------------------------------------------------------
+# --- empty nodes, zero capacity and effective usage -------------------------
 
 
-def test_q14_empty_node_and_zero_capacity() -> None:
+def test_empty_node_and_zero_capacity() -> None:
     # One hour: ns-a on an empty node name with zero capacity uses 1 core-hour;
     # ns-b on n1 (4 cores, 4 core-hours) uses 1. Requests are 0, so effective
     # usage is the usage. n1's idle capacity is 4 - 1 = 3 core-hours.
@@ -616,13 +616,13 @@ def test_q14_empty_node_and_zero_capacity() -> None:
     assert all(c.cost.is_finite() for c in costs)
 
 
-def test_q14_all_capacity_zero() -> None:
+def test_all_capacity_zero_costs_nothing() -> None:
     usage = [row("ns-a", "", cpu_usage=1), row("ns-b", "n1", cpu_usage=0)]
     costs = compute_costs(usage, model(tiered("node_cost_per_month", "30")))
     assert costs == []
 
 
-def test_q15_effective_usage_and_worker_totals() -> None:
+def test_effective_usage_and_worker_totals() -> None:
     # n1 has 10 core-hours. A: usage 2, request 0; B: usage 1, request 4.
     a = effective_usage(Decimal(2), Decimal(0), None)
     b = effective_usage(Decimal(1), Decimal(4), None)

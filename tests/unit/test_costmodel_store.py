@@ -57,7 +57,7 @@ def test_usage_row_nulls_become_zero() -> None:
 
 
 def test_usage_row_effective_fallback() -> None:
-    # with no stored effective usage it is max(usage, request).
+    # With no stored effective usage it is max(usage, request).
     fields = {
         "pod_usage_cpu_core_hours": Decimal(1),
         "pod_request_cpu_core_hours": Decimal(4),
