@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import asyncpg
 
@@ -29,6 +29,13 @@ from services import launcher
 from services.reports import find_cur_deliveries, report_daily_totals
 from services.reports_azure import azure_daily_totals, find_azure_deliveries
 from services.reports_gcp import find_gcp_deliveries, gcp_daily_totals
+from services.run_ocp import (
+    OcpPlan,
+    generate_cluster,
+    print_project_costs,
+    start_cluster,
+    wait_for_costs,
+)
 from services.sources.records import BillingSource, SourceRequest
 from shared.db import apply_global_schema_on
 from shared.objectstore import S3ObjectStore
@@ -274,6 +281,7 @@ def run(
                 if reports
                 else generate_reports(scratch, log)
             )
+            cluster = None if reports else generate_cluster(scratch, RUN_SCHEMA, log)
             if not plans:
                 print(
                     f"error: no AWS, Azure or GCP delivery found under {reports}; see README for the layouts",
@@ -289,7 +297,9 @@ def run(
                 },
                 log_dir=launcher.stack_dir() / "logs",
             )
-            return asyncio.run(_run(plans, env, services, output, timeout_s, log))
+            return asyncio.run(
+                _run(plans, cluster, env, services, output, timeout_s, log)
+            )
     finally:
         if services is not None:
             services.stop()
@@ -299,6 +309,7 @@ def run(
 
 async def _run(
     plans: list[CloudPlan],
+    cluster: OcpPlan | None,
     env: dict[str, str],
     services: launcher.ServiceGroup,
     output: str,
@@ -310,6 +321,8 @@ async def _run(
     for plan in plans:
         await _upload(plan, store)
     requests = [request for plan in plans for request, _ in plan.sources]
+    if cluster is not None:
+        requests.append(cluster.request)
     await _register(env["DATABASE_URL"], requests)
     print("starting services ...", file=log, flush=True)
     services.start(
@@ -326,6 +339,9 @@ async def _run(
         file=log,
         flush=True,
     )
+    if cluster is not None:
+        token = services.env["COSTPIPE_ADMIN_TOKEN"]
+        await start_cluster(cluster, settings, services.url("costmodel"), token, log)
     ok = await follow_manifests(
         env["DATABASE_URL"], [r.provider_uuid for r in requests], timeout_s, log
     )
@@ -355,6 +371,13 @@ async def _run(
                     for day in days
                     if cents(pipeline.get(day)) != cents(expected.get(day))
                 )
+        if cluster is not None:
+            if await wait_for_costs(conn, cluster, timeout_s=180):
+                if output != "csv":
+                    mismatches += await print_project_costs(conn, cluster)
+            else:
+                print("timed out waiting for the OpenShift cost-model run", file=log)
+                mismatches += 1
     finally:
         await conn.close()
     return 0 if ok and mismatches == 0 else 1
@@ -452,7 +475,3 @@ def print_table(
     print(
         f"{'total':<12} {total_got:>16} {total_want:>16}  {'ok' if total_got == total_want else 'DIFFERENT'}"
     )
-
-
-def _unused(_: Any) -> None:
-    return None

@@ -358,9 +358,9 @@ async def test_event_with_invalid_schema_dead_lettered(
 async def test_unbuilt_task_dead_lettered_as_not_implemented(
     settings: Settings, services: launcher.ServiceGroup
 ) -> None:
-    payload = {"schema_name": "org1234567", "provider_uuid": str(uuid.uuid4())}
+    payload = {"provider_uuid": str(uuid.uuid4())}
     sent = admin_of(services, settings, "downloader").trigger(
-        "masu.processor.tasks.update_cost_model_costs", payload
+        "masu.celery.tasks.check_for_stale_ocp_source", payload
     )
     letters = await wait_for(
         lambda: dead_letters_of(settings, lambda d: d["event_id"] == sent["event_id"]),
@@ -368,7 +368,7 @@ async def test_unbuilt_task_dead_lettered_as_not_implemented(
         "the dead letter",
     )
     assert letters[0]["reason"] == "not implemented"
-    assert letters[0]["service"] == "costmodel"
+    assert letters[0]["service"] == "sources"
 
 
 async def test_garbage_event_does_not_stop_consumer(
