@@ -145,7 +145,7 @@ def _request(provider_type: str, name: str, source: BillingSource) -> SourceRequ
         schema_name=RUN_SCHEMA,
         provider_uuid=uuid.uuid4(),
         name=name,
-        type=provider_type,  # type: ignore[arg-type]
+        type=provider_type,
         billing_source=source,
     )
 

@@ -8,7 +8,7 @@ equals the one created last, so the result does not depend on arrival order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -102,7 +102,7 @@ def _empty_view(kind: ReportType) -> str:
 
 
 def summarize_ocp_files(
-    files: dict[str, Sequence[Path]],
+    files: Mapping[str, Sequence[Path]],
     start: date,
     end: date,
     *,

@@ -95,7 +95,7 @@ CREATE TABLE IF NOT EXISTS {schema}.reporting_aws_cost_summary_by_region_p (
 CREATE INDEX IF NOT EXISTS reporting_aws_cost_summary_by_region_p_source_day
     ON {schema}.reporting_aws_cost_summary_by_region_p (source_uuid, usage_start);
 
--- One row per day, account and tag key/value; a line item with two tags counts in
+-- One row per day, account and tag key/value. A line item with two tags counts in
 -- two rows, so this table's costs do not add up to the day's total.
 CREATE TABLE IF NOT EXISTS {schema}.reporting_aws_cost_summary_by_tag_p (
     uuid uuid PRIMARY KEY DEFAULT gen_random_uuid(),

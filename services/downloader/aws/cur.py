@@ -286,6 +286,7 @@ def _check_values(
     ]
     if not checks:
         return
+
     firsts = ", ".join(
         f"min(source_row) FILTER (WHERE {_bad_value_test(c, s)})" for c, s in checks
     )
@@ -293,6 +294,7 @@ def _check_values(
     failures = [(row, index) for index, row in enumerate(found) if row is not None]
     if not failures:
         return
+
     row, index = min(failures)
     column, source = checks[index]
     cell = conn.execute(

@@ -1,9 +1,9 @@
 """Record report warnings that do not stop processing on the source, once per distinct warning.
 
 A warning is stored in ``costpipe.providers.warnings`` (a JSON array) under a key
-built from its kind and the sorted column names, so a month of files with the same
-absent columns adds one entry, and a report that later lacks a different set adds
-another. The functions are provider-neutral; only the hints name AWS columns.
+built from its kind and the sorted column names. A month of files with the same
+absent columns therefore adds one entry, and a report that later lacks a different
+set adds another. The functions are provider-neutral; only the hints name AWS columns.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import asyncpg
 
 __all__ = ["missing_columns_warning", "record_missing_columns"]
 
-# What an absent column set disables, keyed by a column name (any dialect, lower case).
+# Hint about the feature that an absent column disables, keyed by the column name
+# in lower case (any dialect).
 _HINTS = {
     "lineitem/resourceid": "resource ids not included: matching by resource id is disabled, tag matching only",
     "line_item_resource_id": "resource ids not included: matching by resource id is disabled, tag matching only",

@@ -14,7 +14,8 @@ import re
 import shutil
 import tarfile
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+import datetime as dt
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -179,11 +180,11 @@ class OcpManifest(BaseModel):
             value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         )
 
-    def hours_per_day(self) -> dict[date, int]:
+    def hours_per_day(self) -> dict[dt.date, int]:
         """Return, per UTC day, the hours of ``[start, end)`` it overlaps, rounded up."""
         if self.start is None or self.end is None or self.end <= self.start:
             return {}
-        hours: dict[date, int] = {}
+        hours: dict[dt.date, int] = {}
         day = self.start.date()
         while day <= self.end.date():
             day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
