@@ -6,11 +6,15 @@ turns it into Trino's dialect, so there are never two hand-kept copies.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
 from importlib import resources
+from pathlib import Path
 
+import duckdb
 import sqlglot
 
-__all__ = ["load_query", "to_trino"]
+__all__ = ["duckdb_session", "load_query", "parquet_files", "to_trino"]
 
 
 def load_query(package: str, name: str) -> str:
@@ -28,3 +32,27 @@ def to_trino(duckdb_sql: str) -> str:
     if len(statements) != 1:
         raise ValueError(f"expected one statement, found {len(statements)}")
     return statements[0]
+
+
+@contextlib.contextmanager
+def duckdb_session(
+    memory_limit: str = "512MB", threads: int = 2
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open an in-process DuckDB connection on UTC, bounded in memory and threads."""
+    conn = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        yield conn
+    finally:
+        conn.close()
+
+
+def parquet_files(files: Sequence[Path], *, union_by_name: bool = False) -> str:
+    """Return a ``read_parquet`` call over ``files`` for use inside a view.
+
+    Views cannot take parameters, so the paths are written in as literals; they are
+    scratch files that this process named.
+    """
+    paths = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+    options = ", union_by_name = true" if union_by_name else ""
+    return f"read_parquet([{paths}], hive_partitioning = false{options})"

@@ -7,9 +7,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 
-from shared.engines import load_query
+from shared.engines import duckdb_session, load_query, parquet_files
 
 __all__ = ["SUMMARY_COLUMNS", "UI_REFRESH_SQL", "summarize_azure_files"]
 
@@ -55,16 +54,10 @@ def summarize_azure_files(
     """Return summary rows for usage days ``start`` to ``end`` (inclusive)."""
     if not files:
         return []
-    conn = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
-    try:
-        conn.execute("SET TimeZone = 'UTC'")
-        # Views cannot take parameters; the paths are scratch files this process named.
-        paths = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+    with duckdb_session(memory_limit, threads) as conn:
         conn.execute(
-            "CREATE TEMP VIEW azure_line_items AS SELECT * FROM"
-            f" read_parquet([{paths}], hive_partitioning = false)"
+            f"CREATE TEMP VIEW azure_line_items AS SELECT * FROM {parquet_files(files)}"
         )
         query = load_query("services.summarizer.sql", "azure_daily_summary.sql")
-        return conn.execute(query, [start, end]).fetchall()
-    finally:
-        conn.close()
+        rows: list[tuple[Any, ...]] = conn.execute(query, [start, end]).fetchall()
+        return rows

@@ -19,10 +19,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-import duckdb
 
 from shared import manifests
-from shared.engines import load_query
+from shared.engines import duckdb_session, load_query, parquet_files
 from shared.keys import assembly_of_key, daily_parquet_month_prefix
 from shared.objectstore import ObjectStore
 
@@ -98,19 +97,12 @@ def summarize_gcp_files(
     """Return summary rows for usage days ``start`` to ``end`` (inclusive)."""
     if not files:
         return []
-    conn = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
-    try:
-        conn.execute("SET TimeZone = 'UTC'")
-        # Views cannot take parameters; the paths are scratch files this process named.
-        paths = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+    with duckdb_session(memory_limit, threads) as conn:
         conn.execute(
-            "CREATE TEMP VIEW gcp_line_items AS SELECT * FROM"
-            f" read_parquet([{paths}], hive_partitioning = false)"
+            f"CREATE TEMP VIEW gcp_line_items AS SELECT * FROM {parquet_files(files)}"
         )
         query = load_query("services.summarizer.sql", "gcp_daily_summary.sql")
         rows = conn.execute(query, [start, end]).fetchall()
-    finally:
-        conn.close()
     merged = []
     for row in rows:
         values = list(row)

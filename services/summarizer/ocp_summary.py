@@ -15,9 +15,8 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-import duckdb
 
-from shared.engines import load_query
+from shared.engines import duckdb_session, load_query, parquet_files
 from shared.keys import ocp_month_prefix
 from shared.objectstore import ObjectStore
 from shared.ocp_reports import REPORT_TYPES, ReportType
@@ -110,14 +109,11 @@ def summarize_ocp_files(
     threads: int = 2,
 ) -> list[tuple[list[str], list[tuple[Any, ...]]]]:
     """Run each OpenShift summary query; return its column names and rows."""
-    conn = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
-    try:
-        conn.execute("SET TimeZone = 'UTC'")
+    with duckdb_session(memory_limit, threads) as conn:
         for kind in REPORT_TYPES:
             paths = files.get(kind.name) or []
             if paths:
-                listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-                source = f"SELECT * FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
+                source = f"SELECT * FROM {parquet_files(paths, union_by_name=True)}"
             else:
                 source = _empty_view(kind)
             conn.execute(f"CREATE TEMP VIEW {kind.name} AS {source}")
@@ -129,5 +125,3 @@ def summarize_ocp_files(
             columns = [column[0] for column in cursor.description]
             results.append((columns, cursor.fetchall()))
         return results
-    finally:
-        conn.close()
