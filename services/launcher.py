@@ -41,10 +41,15 @@ def start_stack() -> dict[str, str]:
     return read_stack_env()
 
 
-def stop_stack() -> None:
-    subprocess.run(
-        [sys.executable, str(STACK_SCRIPT), "stop"], check=False, stdout=sys.stderr
-    )
+def stop_stack(*, purge: bool = False) -> None:
+    """Stop the local stack; ``purge`` also deletes its data."""
+    command = [
+        sys.executable,
+        str(STACK_SCRIPT),
+        "stop",
+        *(["--purge"] if purge else []),
+    ]
+    subprocess.run(command, check=False, stdout=sys.stderr)  # noqa: S603 - our own script
 
 
 def read_stack_env() -> dict[str, str]:

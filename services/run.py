@@ -304,7 +304,8 @@ def run(
         if services is not None:
             services.stop()
         if not keep_stack:
-            launcher.stop_stack()
+            # The run's stack is its own, so the next run starts from empty servers.
+            launcher.stop_stack(purge=True)
 
 
 async def _run(

@@ -151,6 +151,7 @@ async def start_cluster(
             "distribution_type": "cpu",
             "platform_cost": True,
             "worker_cost": True,
+            "storage_unattributed": True,
         },
         "currency": "USD",
     }
