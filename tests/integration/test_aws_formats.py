@@ -385,6 +385,48 @@ async def test_cur2_parquet_summary_equals_legacy_csv(
     assert sum(row[9] for row in day_one) == Decimal("2.65")
 
 
+async def test_cur2_export_delivery_equals_legacy_csv(
+    services: launcher.ServiceGroup,
+    settings: Settings,
+    store: S3ObjectStore,
+    pool: asyncpg.Pool,
+    tmp_path: Path,
+) -> None:
+    csv_tenant = register_tenant(services, settings)
+    export_tenant = register_tenant(services, settings)
+    first = await deliver(
+        store,
+        services,
+        settings,
+        pool,
+        csv_tenant,
+        tmp_path / "csv",
+        {"cur-1.csv.gz": legacy_csv()},
+    )
+    assert first["status"] == "complete", first["error"]
+    # A Data Exports layout: the BILLING_PERIOD partition names the month.
+    base = f"{export_tenant.prefix}/{export_tenant.report}"
+    partition = f"BILLING_PERIOD={MONTH:%Y-%m}"
+    data_key = f"{base}/data/{partition}/{export_tenant.report}-00001.snappy.parquet"
+    execution = str(uuid.uuid4())
+    manifest = {
+        "executionId": execution,
+        "dataFiles": [f"s3://{REPORT_BUCKET}/{data_key}"],
+    }
+    await store.put_bytes(REPORT_BUCKET, data_key, cur2_parquet())
+    await store.put_bytes(
+        REPORT_BUCKET,
+        f"{base}/metadata/{partition}/{export_tenant.report}-Manifest.json",
+        json.dumps(manifest).encode(),
+    )
+    second = await ingest(services, settings, pool, export_tenant, execution)
+    assert second["status"] == "complete", second["error"]
+    assert second["billing_period_start"] == MONTH
+    assert await summary_rows(pool, export_tenant) == await summary_rows(
+        pool, csv_tenant
+    )
+
+
 # Bad input: the manifest fails naming the file and what was expected; earlier rows stay.
 
 
