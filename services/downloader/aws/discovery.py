@@ -47,8 +47,6 @@ async def poll_aws_provider(ctx: TaskContext, provider: Provider) -> None:
         len(exports),
         extra={"provider_uuid": str(provider.uuid), "bucket": bucket},
     )
-    # Each manifest is queued as soon as it parses, so one bad manifest leaves the
-    # deliveries before it queued.
     for key in due:
         manifest = parse_manifest(key, await ctx.store.get_bytes(bucket, key))
         await _queue(ctx, provider, manifest)

@@ -60,7 +60,7 @@ def find_export_manifests(
 
 def _data_keys(document: dict[str, Any], key: str, bucket: str) -> tuple[str, ...]:
     # NOTE: the field names dataFiles and executionId follow manifests seen in
-    # practice; the user guide only says the manifest lists the export's files.
+    # practice; the user guide only states that the manifest lists the export's files.
     files = document.get("dataFiles", document.get("reportKeys"))
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise BadInputError(
