@@ -27,7 +27,9 @@ lint: install
 	$(VENV)/bin/ruff format --check shared services tests
 	$(VENV)/bin/mypy
 
+## Benchmark costpipe against the CSV read limit and a pandas baseline; rewrites docs/benchmarks.md.
 bench: install
+	$(PY) -m pip install --quiet -e '.[stack,dev,bench]'
 	$(PY) bench/run.py
 
 stack-start: install

@@ -1,0 +1,152 @@
+"""Single timed runs of costpipe's own steps outside the services, to show where its time goes.
+
+Each probe calls the function a service calls, with the services' default DuckDB
+settings, on the benchmark's local files: inflating the gzip files, converting the
+CSV to daily Parquet, running the summary query over that Parquet and copying its
+rows into PostgreSQL. A probe that fails (for example after an interface change) is
+logged and left out of the results page, because the end-to-end figures stand alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench.data import ScaledMonth
+
+log = logging.getLogger(__name__)
+
+_READ_BLOCK_BYTES = 1 << 20
+INFLATE = "inflate gzip (write_plain_csv)"
+CONVERT = "convert CSV to daily Parquet (AWS ingest convert)"
+QUERY = "summary query to Python rows (AWS summary run)"
+COPY = "COPY summary rows into PostgreSQL (asyncpg)"
+SUMMARY_ROWS = "summary rows"
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as handle:  # noqa: ASYNC230 - local file, read in blocks
+        while block := handle.read(_READ_BLOCK_BYTES):
+            yield block
+
+
+async def run_probes(
+    month: ScaledMonth, scratch: Path, database_url: str
+) -> dict[str, Any]:
+    """Time each step once on ``month``; return seconds per step and the summary rows.
+
+    The steps go through the same entry points as the handlers: ``write_plain_csv``,
+    the AWS entry of ``services.downloader.ingest`` and of ``services.summarizer.providers``.
+    """
+    results: dict[str, Any] = {}
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    try:
+        from services.downloader.containers import write_plain_csv
+        from services.downloader.ingest import ingest_for
+        from services.summarizer.providers import summary_for
+        from shared.catalogue import ReportContext
+        from shared.settings import Settings
+
+        settings = Settings()
+        ingest, summary = ingest_for("AWS"), summary_for("AWS")
+        if ingest is None or summary is None:
+            raise RuntimeError("costpipe has no AWS ingest or summary entry to probe")
+
+        started = time.perf_counter()
+        for index, report in enumerate(month.files):
+            await write_plain_csv(
+                _file_chunks(report.gz_path),
+                report.gz_path.name,
+                scratch / f"inflated-{index}.csv",
+            )
+        results[INFLATE] = time.perf_counter() - started
+        for index in range(len(month.files)):
+            (scratch / f"inflated-{index}.csv").unlink()
+
+        started = time.perf_counter()
+        day_files: list[Path] = []
+        for index, report in enumerate(month.files):
+            context = ReportContext(
+                manifest_id=0,
+                assembly_id="probe",
+                file_key=report.csv_path.name,
+                num_total_files=len(month.files),
+                billing_period_start=month.billing_period_start,
+            )
+            converted = await asyncio.to_thread(
+                ingest.convert,
+                report.csv_path,
+                report.csv_path.name,
+                scratch / f"parquet-{index}",
+                context,
+                settings,
+            )
+            day_files += converted.day_files.values()
+        results[CONVERT] = time.perf_counter() - started
+
+        first, last = min(month.daily_totals), max(month.daily_totals)
+        started = time.perf_counter()
+        rows = await asyncio.to_thread(
+            summary.run,
+            day_files,
+            first,
+            last,
+            settings.DUCKDB_MEMORY_LIMIT,
+            settings.DUCKDB_THREADS,
+        )
+        results[QUERY] = time.perf_counter() - started
+        results[SUMMARY_ROWS] = len(rows)
+
+        started = time.perf_counter()
+        await _copy_rows(database_url, summary.table, tuple(summary.columns), rows)
+        results[COPY] = time.perf_counter() - started
+    except Exception:  # noqa: BLE001 - probes are optional; the page omits the failed ones
+        log.exception("a probe failed; the results page shows the probes that finished")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return results
+
+
+async def _copy_rows(
+    database_url: str,
+    template_table: str,
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """Copy ``rows`` as the summarizer does, into a new table shaped like ``template_table``."""
+    conn = await asyncpg.connect(database_url)
+    table = f"summary_{uuid.uuid4().hex[:12]}"
+    try:
+        template = await conn.fetchval(
+            "SELECT format('%I.%I', table_schema, table_name) FROM information_schema.tables"
+            " WHERE table_name = $1 LIMIT 1",
+            template_table,
+        )
+        if template is None:
+            raise RuntimeError(
+                "no tenant has a daily summary table to copy the shape of"
+            )
+        await conn.execute("CREATE SCHEMA IF NOT EXISTS bench_probe")
+        await conn.execute(
+            f"CREATE TABLE bench_probe.{table} (LIKE {template} INCLUDING ALL)"
+        )
+        source = uuid.uuid4()
+        records = [(source, 0, *row) for row in rows]
+        await conn.copy_records_to_table(
+            table,
+            schema_name="bench_probe",
+            columns=("source_uuid", "manifest_id", *columns),
+            records=records,
+        )
+    finally:
+        await conn.execute(f"DROP TABLE IF EXISTS bench_probe.{table}")
+        await conn.close()

@@ -1,0 +1,586 @@
+"""Write the results page (Markdown) and its plot (PNG) from the benchmark's results."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from bench.probes import CONVERT, COPY, INFLATE, QUERY, SUMMARY_ROWS
+
+__all__ = ["evaluate_targets", "write_page"]
+
+GIB = 1024**3
+MIB = 1024**2
+LIMIT_SHOWN = ("pyarrow plain", "pyarrow gzip", "duckdb plain", "duckdb gzip")
+RATIO_LIMIT = "duckdb plain"
+SPEED_TARGET = 1 / 3
+SPEEDUP_TARGET = 20.0
+SPEEDUP_SIZE = 1_000_000
+RSS_TARGET_BYTES = GIB
+# Peak RSS may differ by this share between sizes and still count as not growing,
+# because repeated runs at one size already differ by a few percent.
+RSS_GROWTH_TOLERANCE = 0.10
+RESUMMARY_TARGET = 0.10
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _rows(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _rate(rows: float, seconds: float) -> str:
+    per_second = rows / seconds
+    return (
+        f"{per_second / 1e6:.2f} M"
+        if per_second >= 1e6
+        else f"{per_second / 1e3:.0f} k"
+    )
+
+
+def _bytes(value: float) -> str:
+    return f"{value / GIB:.2f} GiB" if value >= GIB else f"{value / MIB:.0f} MiB"
+
+
+def _spread(stats: dict[str, Any]) -> str:
+    return f"{_seconds(stats['median'])} | {_seconds(stats['low'])} | {_seconds(stats['high'])} | {stats['count']}"
+
+
+def _size_by_rows(results: dict[str, Any], rows: int) -> dict[str, Any] | None:
+    return next((size for size in results["sizes"] if size["rows"] == rows), None)
+
+
+def _speed_ratio(size: dict[str, Any]) -> float:
+    """Return costpipe's rows per second divided by DuckDB's plain-CSV rows per second."""
+    return float(
+        size["limit"][RATIO_LIMIT]["median"] / size["costpipe"]["seconds"]["median"]
+    )
+
+
+def _speedup(size: dict[str, Any]) -> float | None:
+    if "baseline" not in size:
+        return None
+    return float(
+        size["baseline"]["seconds"]["median"] / size["costpipe"]["seconds"]["median"]
+    )
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return each target with the measured value, whether it was met and the gap."""
+    sizes = results["sizes"]
+    targets = []
+
+    ratios = {size["rows"]: _speed_ratio(size) for size in sizes}
+    worst_rows = min(ratios, key=lambda rows: ratios[rows])
+    worst = ratios[worst_rows]
+    targets.append(
+        {
+            "key": "speed",
+            "target": "costpipe end to end runs at ≥ 1/3 of DuckDB's plain-CSV read speed, at every size",
+            "measured": ", ".join(
+                f"{_rows(rows)} rows: {ratio:.3f}" for rows, ratio in ratios.items()
+            ),
+            "met": worst >= SPEED_TARGET,
+            "gap": f"{SPEED_TARGET / worst:.1f}× too slow at {_rows(worst_rows)} rows"
+            if worst < SPEED_TARGET
+            else "",
+        }
+    )
+
+    size = _size_by_rows(results, SPEEDUP_SIZE)
+    speedup = _speedup(size) if size else None
+    targets.append(
+        {
+            "key": "speedup",
+            "target": f"costpipe ≥ {SPEEDUP_TARGET:.0f}× faster than the baseline at {_rows(SPEEDUP_SIZE)} rows",
+            "measured": f"{speedup:.1f}×" if speedup is not None else "not measured",
+            "met": speedup is not None and speedup >= SPEEDUP_TARGET,
+            "gap": (
+                f"{SPEEDUP_TARGET / speedup:.1f}× short"
+                if speedup is not None and speedup < SPEEDUP_TARGET
+                else ("the run had no baseline at this size" if speedup is None else "")
+            ),
+        }
+    )
+
+    peaks = {size["rows"]: size["service_peak_rss"] for size in sizes}
+    highest = max(
+        (
+            (rows, name, peak)
+            for rows, services in peaks.items()
+            for name, peak in services.items()
+        ),
+        key=lambda item: item[2],
+    )
+    over = [
+        (rows, name, peak)
+        for rows, services in peaks.items()
+        for name, peak in services.items()
+        if peak >= RSS_TARGET_BYTES
+    ]
+    targets.append(
+        {
+            "key": "rss",
+            "target": "peak RSS of every costpipe service < 1 GiB",
+            "measured": f"highest: {highest[1]} {_bytes(highest[2])} at {_rows(highest[0])} rows",
+            "met": not over,
+            "gap": f"{highest[1]} is {highest[2] / RSS_TARGET_BYTES:.1f}× the limit"
+            if over
+            else "",
+        }
+    )
+
+    low, high = _size_by_rows(results, 1_000_000), _size_by_rows(results, 2_000_000)
+    if low and high:
+        growth = {
+            name: high["service_peak_rss"][name] / low["service_peak_rss"][name] - 1
+            for name in high["service_peak_rss"]
+            if name in low["service_peak_rss"]
+        }
+        grower = max(growth, key=lambda name: growth[name])
+        targets.append(
+            {
+                "key": "rss_growth",
+                "target": f"peak RSS of no service grows from 1M to 2M rows (by more than {RSS_GROWTH_TOLERANCE:.0%})",
+                "measured": f"largest growth: {grower} {growth[grower]:+.0%}"
+                f" ({_bytes(low['service_peak_rss'][grower])} to {_bytes(high['service_peak_rss'][grower])})",
+                "met": growth[grower] <= RSS_GROWTH_TOLERANCE,
+                "gap": f"{grower} grows {growth[grower]:+.0%}"
+                if growth[grower] > RSS_GROWTH_TOLERANCE
+                else "",
+            }
+        )
+
+    shares = {
+        size["rows"]: size["resummarise"]["day_seconds"]["median"]
+        / size["resummarise"]["month_seconds"]["median"]
+        for size in sizes
+    }
+    worst_rows = max(shares, key=lambda rows: shares[rows])
+    targets.append(
+        {
+            "key": "resummary",
+            "target": "re-summarising one day takes < 1/10 of re-summarising the month, at every size",
+            "measured": ", ".join(
+                f"{_rows(rows)} rows: {share:.2f}" for rows, share in shares.items()
+            ),
+            "met": shares[worst_rows] < RESUMMARY_TARGET,
+            "gap": (
+                f"{shares[worst_rows] / RESUMMARY_TARGET:.1f}× the allowed share at {_rows(worst_rows)} rows"
+                if shares[worst_rows] >= RESUMMARY_TARGET
+                else ""
+            ),
+        }
+    )
+    return targets
+
+
+def _machine_section(results: dict[str, Any]) -> list[str]:
+    facts = results["facts"]
+    versions = ", ".join(
+        f"{name} {version}" for name, version in facts["versions"].items()
+    )
+    load_start = " / ".join(f"{v:.2f}" for v in facts["load_start"])
+    load_end = " / ".join(
+        f"{v:.2f}" for v in facts.get("load_end", facts["load_start"])
+    )
+    modified = ", ".join(facts.get("modified_files") or []) or "none"
+    skipped = "; ".join(
+        f"{_rows(size['rows'])} rows: "
+        + ", ".join(f"{kind} {count}" for kind, count in size["skipped"].items())
+        for size in results["sizes"]
+        if size.get("skipped")
+    )
+    runs = (
+        f"{results['repeats']} of each measurement per size as the target, within a"
+        f" budget of {results['budget_minutes']:.0f} min; runs skipped because they would"
+        f" not fit: {skipped or 'none'} (the tables give each figure's run count)"
+    )
+    return [
+        "| | |",
+        "|---|---|",
+        f"| machine | {facts['cores']} cores, {facts['cpu_model']}, {_bytes(facts['memory_bytes'])} memory (MemTotal), Linux {facts['kernel']} |",
+        f"| date | {facts['date']} |",
+        f"| command | `make bench`, which runs `.venv/bin/python {facts['command']}` |",
+        f"| code | commit {facts['commit']}; files modified but not committed: {modified} |",
+        f"| software | Python {facts['python']}, {versions} |",
+        f"| wall time | {results.get('wall_seconds', 0) / 60:.1f} min, of which {results.get('data_seconds', 0) / 60:.1f} min preparing the report files (the install before it is not counted) |",
+        f"| runs | {runs} |",
+        f"| load average (1 / 5 / 15 min) | start {load_start}, end {load_end} |",
+    ]
+
+
+def _size_section(size: dict[str, Any]) -> list[str]:
+    rows = size["rows"]
+    csv_mb = size["csv_bytes"] / 1e6
+    costpipe = size["costpipe"]["seconds"]["median"]
+    duckdb = size["limit"][RATIO_LIMIT]["median"]
+    lines = [
+        f"### {_rows(rows)} rows",
+        "",
+        f"{size['files']} report file(s), {csv_mb:,.0f} MB of CSV ({size['gz_bytes'] / 1e6:,.0f} MB gzip),"
+        f" {size['days']} usage days, total unblended cost {size['total_unblended_cost']} USD;"
+        f" the daily summary has {_rows(size['costpipe']['summary_rows'])} rows."
+        f" Load average {size['load_start'][0]:.2f} at the start of this size and {size['load_end'][0]:.2f} at its end.",
+        "",
+        "| measurement | median s | min s | max s | runs | rows/s | CSV MB/s | ÷ DuckDB plain time | baseline ÷ this |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in LIMIT_SHOWN:
+        stats = size["limit"][name]
+        lines.append(
+            f"| limit: {name} CSV read | {_spread(stats)} | {_rate(rows, stats['median'])} |"
+            f" {csv_mb / stats['median']:,.0f} | {stats['median'] / duckdb:.2f} | |"
+        )
+    speedup = _speedup(size)
+    lines.append(
+        f"| **costpipe** end to end | {_spread(size['costpipe']['seconds'])} | {_rate(rows, costpipe)} |"
+        f" {csv_mb / costpipe:,.0f} | {costpipe / duckdb:.1f} | {f'{speedup:.1f}' if speedup else ''} |"
+    )
+    if "baseline" in size:
+        baseline = size["baseline"]["seconds"]
+        lines.append(
+            f"| baseline (pandas, Koku's approach) | {_spread(baseline)} | {_rate(rows, baseline['median'])} |"
+            f" {csv_mb / baseline['median']:,.0f} | {baseline['median'] / duckdb:.1f} | 1.0 |"
+        )
+    lines += [
+        "",
+        "costpipe's stages (median seconds over the runs, from the manifest's timestamps):",
+        "",
+    ]
+    stages = size["costpipe"]["stages"]
+    lines.append("| " + " | ".join(stages) + " |")
+    lines.append("|" + "---|" * len(stages))
+    lines.append(
+        "| " + " | ".join(_seconds(stats["median"]) for stats in stages.values()) + " |"
+    )
+    if "baseline" in size:
+        lines += [
+            "",
+            "Baseline stages (median seconds; the worker sums add up the time of parallel processes):",
+            "",
+        ]
+        stages = size["baseline"]["stages"]
+        lines.append("| " + " | ".join(stages) + " |")
+        lines.append("|" + "---|" * len(stages))
+        lines.append(
+            "| "
+            + " | ".join(_seconds(stats["median"]) for stats in stages.values())
+            + " |"
+        )
+    probes = {k: v for k, v in size.get("probes", {}).items() if k != SUMMARY_ROWS}
+    if probes:
+        lines += [
+            "",
+            "Probes: costpipe's own functions called once, outside the services, on the local files"
+            " (seconds; the services run them on two files at a time):",
+            "",
+            "| step | seconds | ÷ DuckDB plain time |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {name} | {_seconds(value)} | {value / duckdb:.1f} |"
+            for name, value in probes.items()
+        ]
+    lines.append("")
+    return lines
+
+
+def _memory_section(results: dict[str, Any]) -> list[str]:
+    sizes = results["sizes"]
+    names = sorted({name for size in sizes for name in size["service_peak_rss"]})
+    lines = [
+        "Peak RSS (VmHWM) of each costpipe service process, started fresh for each size, and of the"
+        " largest baseline process:",
+        "",
+        "| rows | " + " | ".join(names) + " | baseline |",
+        "|---|" + "---|" * (len(names) + 1),
+    ]
+    for size in sizes:
+        cells = [_bytes(size["service_peak_rss"].get(name, 0)) for name in names]
+        baseline = (
+            _bytes(size["baseline"]["peak_rss_bytes"])
+            if "baseline" in size
+            else "not run"
+        )
+        lines.append(
+            f"| {_rows(size['rows'])} | " + " | ".join(cells) + f" | {baseline} |"
+        )
+    return [*lines, ""]
+
+
+def _resummary_section(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "`update_summary_tables` through the summarizer's admin API on the last ingested month, timed"
+        " until its event id is in `costpipe.processed_events` (seconds: median, min, max, runs):",
+        "",
+        "| rows | one day | summary rows | whole month | summary rows | day ÷ month |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size in results["sizes"]:
+        again = size["resummarise"]
+        day, month = again["day_seconds"], again["month_seconds"]
+        lines.append(
+            f"| {_rows(size['rows'])} | {_seconds(day['median'])} ({_seconds(day['low'])}–{_seconds(day['high'])}, {day['count']})"
+            f" | {_rows(again['day_rows'])} | {_seconds(month['median'])} ({_seconds(month['low'])}–{_seconds(month['high'])}, {month['count']})"
+            f" | {_rows(again['month_rows'])} | {day['median'] / month['median']:.2f} |"
+        )
+    return [*lines, ""]
+
+
+def _stage_shares(size: dict[str, Any]) -> str:
+    stages = size["costpipe"]["stages"]
+    total = size["costpipe"]["seconds"]["median"]
+    return ", ".join(
+        f"{name} {_seconds(s['median'])} s ({s['median'] / total:.0%})"
+        for name, s in stages.items()
+    )
+
+
+def _analysis_section(
+    results: dict[str, Any], targets: list[dict[str, Any]]
+) -> list[str]:
+    """Explain the missed targets from the stage timings and probes of the largest size."""
+    largest = max(results["sizes"], key=lambda size: size["rows"])
+    rows = largest["rows"]
+    duckdb = largest["limit"][RATIO_LIMIT]["median"]
+    probes = largest.get("probes", {})
+    convert = probes.get(CONVERT)
+    inflate = probes.get(INFLATE)
+    query = probes.get(QUERY)
+    copy = probes.get(COPY)
+    summary_rows = largest["costpipe"]["summary_rows"]
+    missed = {t["key"] for t in targets if not t["met"]}
+    lines = []
+    if missed & {"speed", "speedup"}:
+        lines += [
+            f"**Speed.** At {_rows(rows)} rows costpipe's median run splits into {_stage_shares(largest)}."
+            f" DuckDB reads the same plain CSV in {_seconds(duckdb)} s.",
+        ]
+        if convert is not None:
+            lines.append(
+                f"- Conversion: `convert_cur_csv` alone takes {_seconds(convert)} s on these files, {convert / duckdb:.1f}× DuckDB's"
+                " plain read. At the measured commit it scans the CSV once per required"
+                " value check, once for the Parquet COPY through a `row_number() OVER ()` view (which"
+                " keeps the scan from streaming) and once more for `count(*)`. A single scan"
+                " that checks values with `TRY_CAST` inside the COPY and takes the row count from the"
+                " COPY's result would bring this near one read."
+            )
+        if inflate is not None:
+            lines.append(
+                f"- Inflating the gzip files in Python (`write_plain_csv`) takes {_seconds(inflate)} s before"
+                " DuckDB starts. DuckDB reads `.gz` directly; handing it the downloaded file unchanged would"
+                " save this pass and a full-size write to disk."
+            )
+        if query is not None and copy is not None:
+            lines.append(
+                f"- Summary: {_rows(summary_rows)} summary rows for {_rows(rows)} line items, because nise"
+                f" gives almost every line item its own dimension values. The query to Python rows takes"
+                f" {_seconds(query)} s and the asyncpg COPY of those rows {_seconds(copy)} s. Moving the"
+                " rows from DuckDB to PostgreSQL without building Python objects (for example DuckDB's"
+                " `postgres` extension, or a binary COPY stream written from Arrow) would remove most of"
+                " both."
+            )
+        lines.append("")
+    if missed & {"rss", "rss_growth"}:
+        peaks = {name: peak for name, peak in largest["service_peak_rss"].items()}
+        worst = max(peaks, key=lambda name: peaks[name])
+        lines += [
+            f"**Memory.** The largest service at {_rows(rows)} rows is the {worst} at {_bytes(peaks[worst])}."
+            + (
+                f" The summarizer builds every summary row of the month as a Python tuple ({_rows(summary_rows)} rows,"
+                f" about {peaks.get('summarizer', 0) / max(summary_rows, 1):,.0f} bytes of peak RSS per row) and"
+                " hands the whole list to one COPY, so its peak grows with the month. Fetching the DuckDB"
+                " result in batches (`fetchmany` or Arrow record batches) and copying each batch would"
+                " hold it to one batch."
+                if worst == "summarizer"
+                else ""
+            ),
+            "",
+        ]
+    if "resummary" in missed:
+        again = largest["resummarise"]
+        lines += [
+            f"**Re-summarising.** One day takes {_seconds(again['day_seconds']['median'])} s against"
+            f" {_seconds(again['month_seconds']['median'])} s for the month. The fixed part of a summary (two"
+            " broker hops, listing the month's Parquet keys, the task lock, one transaction) does not shrink"
+            " with the range.",
+            "",
+        ]
+    if not lines:
+        lines = ["Every target was met in this run.", ""]
+    return lines
+
+
+def _plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(results["sizes"], key=lambda size: size["rows"])
+    rows = [size["rows"] / 1e6 for size in sizes]
+    figure, (speed, memory) = plt.subplots(1, 2, figsize=(11, 4.2))
+
+    def series(
+        axis: Any, label: str, values: list[dict[str, Any] | None], style: str
+    ) -> None:
+        points = [(x, v) for x, v in zip(rows, values, strict=True) if v is not None]
+        if not points:
+            return
+        xs = [x for x, _ in points]
+        medians = [v["median"] for _, v in points]
+        errors = [
+            [v["median"] - v["low"] for _, v in points],
+            [v["high"] - v["median"] for _, v in points],
+        ]
+        axis.errorbar(xs, medians, yerr=errors, fmt=style, capsize=3, label=label)
+
+    series(
+        speed, "costpipe end to end", [s["costpipe"]["seconds"] for s in sizes], "o-"
+    )
+    series(
+        speed,
+        "baseline (pandas)",
+        [s.get("baseline", {}).get("seconds") for s in sizes],
+        "s-",
+    )
+    series(
+        speed,
+        "limit: DuckDB plain CSV",
+        [s["limit"]["duckdb plain"] for s in sizes],
+        "^--",
+    )
+    series(
+        speed,
+        "limit: pyarrow plain CSV",
+        [s["limit"]["pyarrow plain"] for s in sizes],
+        "v--",
+    )
+    speed.set_xlabel("CUR rows (millions)")
+    speed.set_ylabel("seconds (median, bars: min to max)")
+    speed.set_title("Time against rows")
+    speed.grid(alpha=0.3)
+    speed.legend(fontsize=8)
+
+    names = sorted({name for size in sizes for name in size["service_peak_rss"]})
+    for name in names:
+        memory.plot(
+            rows,
+            [s["service_peak_rss"].get(name, 0) / MIB for s in sizes],
+            "o-",
+            label=name,
+        )
+    baseline = [
+        (x, s["baseline"]["peak_rss_bytes"] / MIB)
+        for x, s in zip(rows, sizes, strict=True)
+        if "baseline" in s
+    ]
+    if baseline:
+        memory.plot(
+            [x for x, _ in baseline],
+            [y for _, y in baseline],
+            "s--",
+            color="black",
+            label="baseline (largest process)",
+        )
+    memory.axhline(
+        RSS_TARGET_BYTES / MIB, color="red", linestyle=":", label="1 GiB target"
+    )
+    memory.set_xlabel("CUR rows (millions)")
+    memory.set_ylabel("peak RSS (MiB)")
+    memory.set_title("Peak memory against rows")
+    memory.grid(alpha=0.3)
+    memory.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_page(results: dict[str, Any], out: Path) -> None:
+    """Write the Markdown page to ``out`` and its plot beside it, as ``<stem>.png``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plot_path = out.with_suffix(".png")
+    _plot(results, plot_path)
+    targets = evaluate_targets(results)
+    plot_link = os.path.relpath(plot_path, out.parent)
+    lines = [
+        "# Benchmarks",
+        "",
+        "The latest results of `make bench` (`bench/run.py`), which rewrites this page. In one run, on the"
+        " same report files, it measures three things at each size of an AWS CUR month:",
+        "",
+        "- **limit**: pyarrow and DuckDB parsing the CSV with every column as text, and nothing"
+        " else; this is about as fast as this machine can read the month at all;",
+        "- **costpipe**: the files already in the S3 server, the services running as `make run` starts"
+        " them, timed from `POST /tasks/masu.celery.tasks.check_report_updates` on the downloader until"
+        " the manifest is `complete` in `costpipe.manifests` (polled every 0.2 s), then checked: the"
+        " daily summary's unblended cost per usage day equals the Decimal sum of the CSV files to the"
+        " cent, and its line-item count equals the rows;",
+        "- **baseline**: `bench/baseline.py`, a small re-creation of Koku's approach written for this"
+        " benchmark: pandas reads 200,000-row chunks, splits them into one CSV per usage day, writes"
+        " Parquet per chunk and builds the daily summary with a pandas group-by, one worker process"
+        " per core; its summary is checked the same way.",
+        "",
+        "## Run",
+        "",
+        *_machine_section(results),
+        "",
+        "The machine is shared with other work, so figures are noisy; the load averages above and per"
+        " size below show how busy it was. Limit, costpipe and baseline runs are interleaved at each size,"
+        " so all three see the same load.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | result |",
+        "|---|---|---|",
+    ]
+    for target in targets:
+        verdict = "met" if target["met"] else f"**missed**: {target['gap']}"
+        lines.append(f"| {target['target']} | {target['measured']} | {verdict} |")
+    lines += [
+        "",
+        "## Why targets are missed and what would close them",
+        "",
+        *_analysis_section(results, targets),
+        "## Results per size",
+        "",
+        "Rows/s and MB/s count the rows and the uncompressed CSV bytes of the month."
+        " \"÷ DuckDB plain time\" is a measurement's time over DuckDB's plain-CSV read (the speed target"
+        ' needs costpipe at 3.0 or less); "baseline ÷ this" is the speed-up over the baseline.',
+        "",
+    ]
+    for size in results["sizes"]:
+        lines += _size_section(size)
+    lines += [
+        "## Memory",
+        "",
+        *_memory_section(results),
+        "## Re-summarising",
+        "",
+        *_resummary_section(results),
+        "## Plot",
+        "",
+        f"![Time and peak memory against rows]({plot_link})",
+        "",
+        "## OpenShift",
+        "",
+        "Not measured. The benchmark covers AWS CUR only: costpipe's OpenShift path is not complete"
+        " (`costpipe tasks` lists `update_openshift_on_cloud` as not built), so there is no OpenShift"
+        " figure to compare yet.",
+        "",
+        "## How the data is made",
+        "",
+        "`bench/data.py` generates one month with `koku-nise` into `bench/data/` once, then scales it:"
+        " copy c of the month repeats its rows with a new `identity/LineItemId` and `lineItem/ResourceId`"
+        " (so copies are new resources, not duplicates), keeping the month's dates. The rows are cut into"
+        " files of at most 500,000 rows, as a CUR with several report keys, and gzipped; every run"
+        " uploads them with a fresh assembly id and manifest under its own report prefix, before the"
+        " clock starts. The Decimal totals come from reading the plain CSV with Python's `csv`, which"
+        " shares no code with the pipeline.",
+        "",
+    ]
+    out.write_text("\n".join(lines), encoding="utf-8")
