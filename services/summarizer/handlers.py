@@ -21,6 +21,7 @@ from services.summarizer.gcp_summary import select_gcp_day_keys
 from services.summarizer.ocp_handlers import summarize_openshift
 from services.summarizer.providers import summary_for
 from shared import manifests
+from shared.db import ensure_tenant
 from shared.catalogue import (
     MarkManifestComplete,
     ReportToSummarize,
@@ -121,6 +122,10 @@ class SummaryHandlers:
             )
             return
         try:
+            # Tables added since the tenant was created (new columns, UI tables) must
+            # exist before the summary writes to them.
+            async with ctx.pool.acquire() as conn, conn.transaction():
+                await ensure_tenant(conn, payload.schema)
             await self._summarize(ctx, payload, start, end)
         finally:
             await self._locks.release(ctx.pool, lock_key, holder)
