@@ -23,8 +23,8 @@ test: install
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check shared services tests
-	$(VENV)/bin/ruff format --check shared services tests
+	$(VENV)/bin/ruff check shared services tests deploy
+	$(VENV)/bin/ruff format --check shared services tests deploy
 	$(VENV)/bin/mypy
 
 ## Benchmark costpipe against the CSV read limit and a pandas baseline; rewrites docs/benchmarks.md.

@@ -58,15 +58,15 @@ def command_tasks(_args: argparse.Namespace) -> int:
     prefix = Settings().COSTPIPE_TOPIC_PREFIX
     built = built_tasks()
     rows = [("KOKU TASK", "TOPIC", "SERVICE", "BUILT")]
-    for spec in CATALOGUE.values():
-        rows.append(
-            (
-                spec.name,
-                topic_name(prefix, spec.queue, Size.DEFAULT),
-                spec.service,
-                "yes" if spec.name in built else "no",
-            )
+    rows += [
+        (
+            spec.name,
+            topic_name(prefix, spec.queue, Size.DEFAULT),
+            spec.service,
+            "yes" if spec.name in built else "no",
         )
+        for spec in CATALOGUE.values()
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         print(

@@ -60,9 +60,11 @@ def report_daily_totals(delivery: CurDelivery) -> dict[date, Decimal]:
     totals: dict[date, Decimal] = defaultdict(Decimal)
     for manifest_path in delivery.manifest_paths:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        start = datetime.strptime(
-            manifest["billingPeriod"]["start"][:8], "%Y%m%d"
-        ).date()
+        start = (
+            datetime.strptime(manifest["billingPeriod"]["start"][:8], "%Y%m%d")
+            .replace(tzinfo=UTC)
+            .date()
+        )
         for key in manifest["reportKeys"]:
             path = delivery.root / key
             with _open_text(path) as handle:

@@ -213,7 +213,11 @@ class Runtime:
             async for event in stream.events():
                 message = event.message
                 headers = {key: value for key, value in (message.headers or [])}
-                with event_context(topic=message.topic, partition=message.partition, offset=message.offset):
+                with event_context(
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                ):
                     await self._run_external(handler, message.value, headers)
 
         self.app.agent(channel, name=f"{self.service}-{topic}")(consume)
@@ -227,14 +231,20 @@ class Runtime:
         for attempt in range(self.settings.MAX_UPDATE_RETRIES + 1):
             try:
                 await handler(value, headers)
-                return
-            except Exception as error:  # noqa: BLE001 - one bad message must not stop the agent
-                if not getattr(error, "retriable", False) or attempt == self.settings.MAX_UPDATE_RETRIES:
+            except Exception as error:
+                if (
+                    not getattr(error, "retriable", False)
+                    or attempt == self.settings.MAX_UPDATE_RETRIES
+                ):
                     log.exception("external message failed; skipped")
                     return
                 delay_s = min(_BACKOFF_CAP_S, 2.0**attempt) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
-                log.warning("external message will be retried in %.1f s: %r", delay_s, error)
+                log.warning(
+                    "external message will be retried in %.1f s: %r", delay_s, error
+                )
                 await asyncio.sleep(delay_s)
+            else:
+                return
 
     # --- resources -------------------------------------------------------------
 

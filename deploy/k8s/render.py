@@ -61,7 +61,7 @@ def deployment(service: str, image: str) -> dict[str, Any]:
             "requests": {"cpu": "250m", "memory": f"{request_mib}Mi"},
             "limits": {"memory": f"{limit_mib}Mi"},
         },
-        "volumeMounts": [{"name": "scratch", "mountPath": "/tmp/costpipe"}],
+        "volumeMounts": [{"name": "scratch", "mountPath": "/tmp/costpipe"}],  # noqa: S108 - a private emptyDir
         "securityContext": {
             "readOnlyRootFilesystem": True,
             "allowPrivilegeEscalation": False,

@@ -76,7 +76,9 @@ class _GzipStream:
         return tail
 
 
-async def write_plain_csv(chunks: AsyncIterator[bytes], name: str, target: Path) -> Container:
+async def write_plain_csv(
+    chunks: AsyncIterator[bytes], name: str, target: Path
+) -> Container:
     """Write the CSV inside a report object to ``target``; return the container found.
 
     A zip must hold exactly one member. Parquet is written unchanged to ``target``.
@@ -85,7 +87,7 @@ async def write_plain_csv(chunks: AsyncIterator[bytes], name: str, target: Path)
     container: Container | None = None
     gzip_stream: _GzipStream | None = None
     head = b""
-    with target.open("wb") as out, raw_path.open("wb") as raw:  # noqa: ASYNC230 - local scratch file
+    with target.open("wb") as out, raw_path.open("wb") as raw:
         async for piece in chunks:
             chunk = piece
             if container is None:
@@ -108,7 +110,9 @@ async def write_plain_csv(chunks: AsyncIterator[bytes], name: str, target: Path)
             if container is Container.PLAIN:
                 out.write(head)
             else:
-                raise BadInputError(f"{name}: the file ends after {len(head)} bytes; re-deliver the report")
+                raise BadInputError(
+                    f"{name}: the file ends after {len(head)} bytes; re-deliver the report"
+                )
         if gzip_stream is not None:
             out.write(gzip_stream.finish())
     if container is Container.ZIP:
@@ -133,4 +137,6 @@ def _extract_single_member(archive: Path, name: str, target: Path) -> None:
                 while block := source.read(_COPY_CHUNK_BYTES):
                     out.write(block)
     except zipfile.BadZipFile as error:
-        raise BadInputError(f"{name}: corrupt zip archive: {error}; re-deliver the report") from error
+        raise BadInputError(
+            f"{name}: corrupt zip archive: {error}; re-deliver the report"
+        ) from error

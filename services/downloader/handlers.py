@@ -8,10 +8,10 @@ progress table emits ``summarize_reports`` once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import uuid
-import asyncio
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 
@@ -50,7 +50,9 @@ async def check_report_updates(ctx: TaskContext, payload: CheckReportUpdates) ->
     for provider in providers:
         ingest = ingest_for(provider.type)
         if ingest is None:
-            log.info("report check skipped: provider type %s is not built yet", provider.type)
+            log.info(
+                "report check skipped: provider type %s is not built yet", provider.type
+            )
             continue
         await ingest.poll(ctx, provider)
     if not ctx.committed:
@@ -67,7 +69,9 @@ class ReportFileHandlers:
     async def run(self, ctx: TaskContext, payload: GetReportFiles) -> None:
         context = payload.report_context
         async with ctx.pool.acquire() as conn:
-            await manifests.mark_file_processing(conn, context.manifest_id, context.file_key)
+            await manifests.mark_file_processing(
+                conn, context.manifest_id, context.file_key
+            )
         # Two deliveries of one event may run at once, so each gets its own folder.
         work = ctx.settings.COSTPIPE_WORK_DIR / "downloads" / uuid.uuid4().hex
         work.mkdir(parents=True, exist_ok=True)
@@ -76,15 +80,21 @@ class ReportFileHandlers:
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
 
-    async def _convert_and_store(self, ctx: TaskContext, payload: GetReportFiles, work: Path) -> None:
+    async def _convert_and_store(
+        self, ctx: TaskContext, payload: GetReportFiles, work: Path
+    ) -> None:
         context = payload.report_context
         bucket = payload.billing_source["bucket"]
         name = PurePosixPath(context.file_key).name
         # CSV, or Parquet passed through unchanged for convert to read.
         report_path = work / "report.csv"
-        metrics.REPORT_DOWNLOAD_ATTEMPTS.labels(provider_type=payload.provider_type).inc()
+        metrics.REPORT_DOWNLOAD_ATTEMPTS.labels(
+            provider_type=payload.provider_type
+        ).inc()
         try:
-            await write_plain_csv(ctx.store.stream(bucket, context.file_key), name, report_path)
+            await write_plain_csv(
+                ctx.store.stream(bucket, context.file_key), name, report_path
+            )
         except ObjectNotFoundError as error:
             raise ObjectNotFoundError(
                 f"{context.file_key}: report file named in manifest {context.assembly_id} was "
@@ -114,7 +124,11 @@ class ReportFileHandlers:
         days = sorted(result.day_files)
         async with ctx.effects() as conn:
             await record_missing_columns(
-                conn, payload.provider_uuid, payload.provider_type, name, result.missing_optional
+                conn,
+                payload.provider_uuid,
+                payload.provider_type,
+                name,
+                result.missing_optional,
             )
             await manifests.mark_file_done(
                 conn,
@@ -159,7 +173,9 @@ class ReportFileHandlers:
             end=end,
         )
         event = Envelope(
-            event_id=derive_event_id(f"manifest:{context.manifest_id}", SUMMARIZE_REPORTS),
+            event_id=derive_event_id(
+                f"manifest:{context.manifest_id}", SUMMARIZE_REPORTS
+            ),
             task=SUMMARIZE_REPORTS,
             tracing_id=ctx.envelope.tracing_id,
             schema_name=payload.schema_name,
@@ -169,17 +185,30 @@ class ReportFileHandlers:
                 reports_to_summarize=[report], manifest_list=[context.manifest_id]
             ).model_dump(mode="json"),
         )
-        size = Size.XL if context.num_total_files > ctx.settings.XL_REPORT_COUNT else Size.DEFAULT
+        size = (
+            Size.XL
+            if context.num_total_files > ctx.settings.XL_REPORT_COUNT
+            else Size.DEFAULT
+        )
         await ctx.runtime.send_event(event, size)
         async with ctx.pool.acquire() as conn:
-            await manifests.mark_manifest_state(conn, context.manifest_id, "followups", "sent")
+            await manifests.mark_manifest_state(
+                conn, context.manifest_id, "followups", "sent"
+            )
         self._progress.mark_emitted(context.manifest_id)
-        log.info("manifest files all done; summary requested", extra={"manifest_id": context.manifest_id})
+        log.info(
+            "manifest files all done; summary requested",
+            extra={"manifest_id": context.manifest_id},
+        )
 
-    async def on_failure(self, ctx: TaskContext, payload: GetReportFiles, error: Exception) -> None:
+    async def on_failure(
+        self, ctx: TaskContext, payload: GetReportFiles, error: Exception
+    ) -> None:
         context = payload.report_context
         async with ctx.pool.acquire() as conn, conn.transaction():
-            await manifests.mark_file_failed(conn, context.manifest_id, context.file_key, str(error))
+            await manifests.mark_file_failed(
+                conn, context.manifest_id, context.file_key, str(error)
+            )
 
 
 def _month_end(month_start: date) -> date:

@@ -58,7 +58,11 @@ async def queue_manifest_files(
         pending = await manifests.unfinished_files(conn, record.id) if record else []
     if record is None or not pending:
         return
-    size = Size.XL if record.num_total_files > ctx.settings.XL_REPORT_COUNT else Size.DEFAULT
+    size = (
+        Size.XL
+        if record.num_total_files > ctx.settings.XL_REPORT_COUNT
+        else Size.DEFAULT
+    )
     for file_key in pending:
         event = _file_event(ctx.envelope, provider, record, file_key, report_type)
         await ctx.runtime.send_event(event, size)

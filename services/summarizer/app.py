@@ -10,7 +10,12 @@ from shared.topics import QueueClass
 
 __all__ = ["QUEUES", "create_runtime"]
 
-QUEUES = {QueueClass.DEFAULT, QueueClass.SUMMARY, QueueClass.REFRESH, QueueClass.PRIORITY}
+QUEUES = {
+    QueueClass.DEFAULT,
+    QueueClass.SUMMARY,
+    QueueClass.REFRESH,
+    QueueClass.PRIORITY,
+}
 
 
 def create_runtime(settings: Settings) -> Runtime:

@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-
 from shared.engines import duckdb_session, load_query, parquet_files
 
 __all__ = ["SUMMARY_COLUMNS", "UI_REFRESH_SQL", "summarize_azure_files"]

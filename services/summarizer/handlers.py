@@ -21,13 +21,13 @@ from services.summarizer.gcp_summary import select_gcp_day_keys
 from services.summarizer.ocp_handlers import summarize_openshift
 from services.summarizer.providers import summary_for
 from shared import manifests
-from shared.db import ensure_tenant
 from shared.catalogue import (
     MarkManifestComplete,
     ReportToSummarize,
     SummarizeReports,
     UpdateSummaryTables,
 )
+from shared.db import ensure_tenant
 from shared.engines import load_query
 from shared.errors import BadInputError
 from shared.identifiers import quote_ident
@@ -106,11 +106,20 @@ class SummaryHandlers:
     def __init__(self, locks: TaskLockTable) -> None:
         self._locks = locks
 
-    async def update_summary_tables(self, ctx: TaskContext, payload: UpdateSummaryTables) -> None:
+    async def update_summary_tables(
+        self, ctx: TaskContext, payload: UpdateSummaryTables
+    ) -> None:
         start = payload.start_date
         end = min(payload.end_date or month_end(start), month_end(start))
         lock_key = ":".join(
-            (UPDATE_SUMMARY_TABLES, payload.schema, payload.provider_type, str(payload.provider_uuid), str(start), str(end))
+            (
+                UPDATE_SUMMARY_TABLES,
+                payload.schema,
+                payload.provider_type,
+                str(payload.provider_uuid),
+                str(start),
+                str(end),
+            )
         )
         holder = ctx.envelope.event_id
         ttl_s = ctx.settings.WORKER_CACHE_TIMEOUT
@@ -118,7 +127,11 @@ class SummaryHandlers:
         if held is not None:
             log.warning(
                 "update_summary_tables skipped: the same range is already being summarised",
-                extra={"lock_key": lock_key, "held_by": held["holder"], "expires_at": held["expires_at"]},
+                extra={
+                    "lock_key": lock_key,
+                    "held_by": held["holder"],
+                    "expires_at": held["expires_at"],
+                },
             )
             return
         try:
@@ -130,7 +143,9 @@ class SummaryHandlers:
         finally:
             await self._locks.release(ctx.pool, lock_key, holder)
 
-    async def _summarize(self, ctx: TaskContext, payload: UpdateSummaryTables, start: date, end: date) -> None:
+    async def _summarize(
+        self, ctx: TaskContext, payload: UpdateSummaryTables, start: date, end: date
+    ) -> None:
         if payload.provider_type == "OCP":
             await summarize_openshift(ctx, payload, start, end)
             return
@@ -153,7 +168,9 @@ class SummaryHandlers:
             )
         work = ctx.settings.COSTPIPE_WORK_DIR / "summaries" / uuid.uuid4().hex
         try:
-            files = await self._fetch_line_items(ctx, payload, manifest.assembly_id, start, end, work)
+            files = await self._fetch_line_items(
+                ctx, payload, manifest.assembly_id, start, end, work
+            )
             rows = await asyncio.to_thread(
                 spec.run,
                 files,
@@ -196,7 +213,8 @@ class SummaryHandlers:
                             schema=payload.schema,
                             provider_type=payload.provider_type,
                             provider_uuid=payload.provider_uuid,
-                            manifest_list=payload.manifest_list or [payload.manifest_id],
+                            manifest_list=payload.manifest_list
+                            or [payload.manifest_id],
                             tracing_id=ctx.envelope.tracing_id,
                         ),
                     )
@@ -226,34 +244,50 @@ class SummaryHandlers:
             # GCP day files sit under invoice months, and a day can span two of them.
             async with ctx.pool.acquire() as conn:
                 wanted = await select_gcp_day_keys(
-                    ctx.store, conn, bucket, payload.schema, payload.provider_type,
-                    payload.provider_uuid, assembly_id, start, end,
+                    ctx.store,
+                    conn,
+                    bucket,
+                    payload.schema,
+                    payload.provider_type,
+                    payload.provider_uuid,
+                    assembly_id,
+                    start,
+                    end,
                 )
         else:
-            prefix = daily_parquet_month_prefix(payload.schema, payload.provider_type, payload.provider_uuid, start)
+            prefix = daily_parquet_month_prefix(
+                payload.schema, payload.provider_type, payload.provider_uuid, start
+            )
             wanted = []
             for key in await ctx.store.list_keys(bucket, prefix):
                 day_part = key[len(prefix) :].split("/", 1)[0]
-                if not day_part.startswith("day=") or assembly_of_key(key) != assembly_id:
+                if (
+                    not day_part.startswith("day=")
+                    or assembly_of_key(key) != assembly_id
+                ):
                     continue
                 day = start.replace(day=int(day_part[4:]))
                 if start <= day <= end:
                     wanted.append(key)
-        work.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
         limit = asyncio.Semaphore(_DOWNLOAD_CONCURRENCY)
 
         async def fetch(index: int, key: str) -> Path:
             path = work / f"{index:05d}.parquet"
             async with limit:
-                with path.open("wb") as out:  # noqa: ASYNC230 - local scratch file
+                with path.open("wb") as out:
                     async for chunk in ctx.store.stream(bucket, key):
                         out.write(chunk)
             return path
 
-        return list(await asyncio.gather(*(fetch(i, key) for i, key in enumerate(wanted))))
+        return list(
+            await asyncio.gather(*(fetch(i, key) for i, key in enumerate(wanted)))
+        )
 
 
-async def mark_manifest_complete(ctx: TaskContext, payload: MarkManifestComplete) -> None:
+async def mark_manifest_complete(
+    ctx: TaskContext, payload: MarkManifestComplete
+) -> None:
     """Close the manifests and delete Parquet of the deliveries they supersede."""
     superseded: list[str] = []
     async with ctx.effects() as conn:
@@ -261,16 +295,25 @@ async def mark_manifest_complete(ctx: TaskContext, payload: MarkManifestComplete
             manifest = await manifests.get_manifest(conn, manifest_id)
             if manifest is None:
                 continue
-            await manifests.mark_manifest_state(conn, manifest_id, "summary", "end", status="complete")
+            await manifests.mark_manifest_state(
+                conn, manifest_id, "summary", "end", status="complete"
+            )
             latest = await manifests.latest_downloaded_manifest(
                 conn, manifest.provider_uuid, manifest.billing_period_start
             )
             if latest is not None and latest.id == manifest_id:
                 prefix = daily_parquet_month_prefix(
-                    payload.schema, payload.provider_type, payload.provider_uuid, manifest.billing_period_start
+                    payload.schema,
+                    payload.provider_type,
+                    payload.provider_uuid,
+                    manifest.billing_period_start,
                 )
-                keys = await ctx.store.list_keys(ctx.settings.COSTPIPE_DATA_BUCKET, prefix)
-                superseded += [k for k in keys if assembly_of_key(k) != manifest.assembly_id]
+                keys = await ctx.store.list_keys(
+                    ctx.settings.COSTPIPE_DATA_BUCKET, prefix
+                )
+                superseded += [
+                    k for k in keys if assembly_of_key(k) != manifest.assembly_id
+                ]
         await conn.execute(
             "UPDATE costpipe.providers SET data_updated_timestamp = now(), setup_complete = true"
             " WHERE uuid = $1",

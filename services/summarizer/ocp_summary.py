@@ -68,7 +68,7 @@ async def fetch_ocp_files(
                 day = month.replace(day=int(day_part.removeprefix("day=")))
                 if winners.get(day) == file_name.split("_", 1)[0]:
                     wanted.append((kind.name, key))
-    work.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
     limit = asyncio.Semaphore(_DOWNLOAD_CONCURRENCY)
 
     async def fetch(index: int, key: str) -> Path:

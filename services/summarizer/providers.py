@@ -13,7 +13,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from services.summarizer.aws_summary import SUMMARY_COLUMNS, UI_REFRESH_SQL, summarize_aws_files
+from services.summarizer.aws_summary import (
+    SUMMARY_COLUMNS,
+    UI_REFRESH_SQL,
+    summarize_aws_files,
+)
 from services.summarizer.azure_summary import SUMMARY_COLUMNS as AZURE_SUMMARY_COLUMNS
 from services.summarizer.azure_summary import UI_REFRESH_SQL as AZURE_UI_REFRESH_SQL
 from services.summarizer.azure_summary import summarize_azure_files
@@ -38,9 +42,16 @@ class SummarySpec:
     refresh_sql: tuple[str, ...] = ()
 
     def run(
-        self, files: Sequence[Path], start: date, end: date, memory_limit: str, threads: int
+        self,
+        files: Sequence[Path],
+        start: date,
+        end: date,
+        memory_limit: str,
+        threads: int,
     ) -> list[tuple[Any, ...]]:
-        return self.summarize(files, start, end, memory_limit=memory_limit, threads=threads)
+        return self.summarize(
+            files, start, end, memory_limit=memory_limit, threads=threads
+        )
 
 
 SUMMARIES: dict[str, SummarySpec] = {

@@ -116,7 +116,7 @@ async def upload_tree(
     store: S3ObjectStore, root: Path, prefix_from: str, prefix_to: str
 ) -> None:
     """Upload a nise bucket folder, moving its keys from ``prefix_from`` to ``prefix_to``."""
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):  # noqa: ASYNC240 - test files
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
         key = prefix_to + path.relative_to(root).as_posix()[len(prefix_from) :]
         if path.name.endswith("-Manifest.json"):
             manifest = json.loads(path.read_text())
@@ -341,7 +341,7 @@ async def deliver(
     delivery = write_delivery(
         root, tenant.prefix, tenant.report, MONTH, files, gzip_files=gzip_files
     )
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):  # noqa: ASYNC240 - test files
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
         await store.put_file(REPORT_BUCKET, path.relative_to(root).as_posix(), path)
     return await ingest(services, settings, pool, tenant, delivery.assembly_id)
 

@@ -343,7 +343,7 @@ async def test_bad_payload_rejected_and_nothing_stored(
     pool: asyncpg.Pool,
     tmp_path: Path,
 ) -> None:
-    org_id, provider, schema, cluster = register_cluster(services, settings)
+    org_id, provider, _schema, cluster = register_cluster(services, settings)
     archive = tmp_path / "bad.tar.gz"
     if fault == "not_gzip":
         archive.write_bytes(b"PK\x03\x04 a zip, not a tar.gz")

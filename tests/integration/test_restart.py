@@ -14,7 +14,14 @@ from services import launcher
 from shared.objectstore import S3ObjectStore
 from shared.settings import Settings
 from tests.integration.conftest import Tenant, admin_of
-from tests.integration.support import LEGACY_HEADER, csv_bytes, daily_totals, wait_for, wait_manifest, write_delivery
+from tests.integration.support import (
+    LEGACY_HEADER,
+    csv_bytes,
+    daily_totals,
+    wait_for,
+    wait_manifest,
+    write_delivery,
+)
 from tests.integration.test_bad_input import upload
 
 pytestmark = pytest.mark.integration
@@ -29,7 +36,24 @@ def file_rows(index: int) -> list[list[str]]:
     for n in range(ROWS_PER_FILE):
         day = date(2026, 11, 1) + timedelta(days=n % 10)
         cost = f"{(n % 99 + 1) / 100:.2f}"
-        rows.append(["", "000123456789", "012345678901", "Usage", f"{day}T{n % 24:02d}:00:00Z", "AmazonEC2", f"i-{index}-{n % 50}", "1", cost, cost, "", "USD", "us-east-1", ""])
+        rows.append(
+            [
+                "",
+                "000123456789",
+                "012345678901",
+                "Usage",
+                f"{day}T{n % 24:02d}:00:00Z",
+                "AmazonEC2",
+                f"i-{index}-{n % 50}",
+                "1",
+                cost,
+                cost,
+                "",
+                "USD",
+                "us-east-1",
+                "",
+            ]
+        )
     return rows
 
 
@@ -43,12 +67,25 @@ def expected_totals() -> dict[date, Decimal]:
 
 
 async def test_killed_downloader_finishes_manifest(
-    store: S3ObjectStore, services: launcher.ServiceGroup, settings: Settings, pool: asyncpg.Pool, tenant: Tenant, tmp_path: Path
+    store: S3ObjectStore,
+    services: launcher.ServiceGroup,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    tenant: Tenant,
+    tmp_path: Path,
 ) -> None:
-    files = {f"big-{i + 1}.csv.gz": csv_bytes(LEGACY_HEADER, file_rows(i)) for i in range(FILES)}
-    delivery = write_delivery(tmp_path, tenant.prefix, tenant.report, date(2026, 11, 1), files)
+    files = {
+        f"big-{i + 1}.csv.gz": csv_bytes(LEGACY_HEADER, file_rows(i))
+        for i in range(FILES)
+    }
+    delivery = write_delivery(
+        tmp_path, tenant.prefix, tenant.report, date(2026, 11, 1), files
+    )
     await upload(store, delivery)
-    admin_of(services, settings, "downloader").trigger("masu.celery.tasks.check_report_updates", {"provider_uuid": str(tenant.provider_uuid)})
+    admin_of(services, settings, "downloader").trigger(
+        "masu.celery.tasks.check_report_updates",
+        {"provider_uuid": str(tenant.provider_uuid)},
+    )
 
     async def first_file_started() -> bool:
         count = await pool.fetchval(
@@ -66,6 +103,11 @@ async def test_killed_downloader_finishes_manifest(
     await asyncio.sleep(12)
     services.start(("downloader",))
     await asyncio.to_thread(services.wait_ready, 180)
-    manifest = await wait_manifest(pool, tenant.provider_uuid, delivery.assembly_id, timeout_s=240)
+    manifest = await wait_manifest(
+        pool, tenant.provider_uuid, delivery.assembly_id, timeout_s=240
+    )
     assert manifest["status"] == "complete", manifest["error"]
-    assert await daily_totals(pool, tenant.schema, tenant.provider_uuid) == expected_totals()
+    assert (
+        await daily_totals(pool, tenant.schema, tenant.provider_uuid)
+        == expected_totals()
+    )

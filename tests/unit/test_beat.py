@@ -68,7 +68,9 @@ def test_schedule_without_report_checks_keeps_others():
 
 
 def test_schedule_report_check_cron_from_settings():
-    settings = Settings(SCHEDULE_REPORT_CHECKS=True, REPORT_DOWNLOAD_SCHEDULE="*/15 * * * *")
+    settings = Settings(
+        SCHEDULE_REPORT_CHECKS=True, REPORT_DOWNLOAD_SCHEDULE="*/15 * * * *"
+    )
     assert _crons(settings)[CHECK] == "*/15 * * * *"
 
 

@@ -24,7 +24,9 @@ def test_render_has_deployment_per_service():
 
 @pytest.mark.parametrize("service", ALL_SERVICES)
 def test_render_probes_admin_endpoints(service):
-    container = _deployments()[f"costpipe-{service}"]["spec"]["template"]["spec"]["containers"][0]
+    container = _deployments()[f"costpipe-{service}"]["spec"]["template"]["spec"][
+        "containers"
+    ][0]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["args"] == [service]
@@ -32,7 +34,9 @@ def test_render_probes_admin_endpoints(service):
 
 @pytest.mark.parametrize("service", ALL_SERVICES)
 def test_render_reads_secrets_from_secret(service):
-    container = _deployments()[f"costpipe-{service}"]["spec"]["template"]["spec"]["containers"][0]
+    container = _deployments()[f"costpipe-{service}"]["spec"]["template"]["spec"][
+        "containers"
+    ][0]
     sources = [next(iter(entry)) for entry in container["envFrom"]]
     assert sources == ["configMapRef", "secretRef"]
     assert "env" not in container

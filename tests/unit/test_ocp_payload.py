@@ -106,7 +106,7 @@ def test_extract_rejects_too_many_members(tmp_path):
 def test_extract_rejects_oversized_member(tmp_path):
     archive = _tar(tmp_path / "p.tar.gz", [_file("big.csv", b"x" * 2048)])
     limits = ExtractionLimits(max_member_bytes=1024)
-    with pytest.raises(BadInputError, match="big.csv"):
+    with pytest.raises(BadInputError, match=r"big\.csv"):
         extract_payload(archive, "p.tar.gz", tmp_path / "out", limits)
     assert not (tmp_path / "out").exists()
 
@@ -129,7 +129,7 @@ def test_extract_rejects_non_gzip(tmp_path):
 def test_extract_rejects_truncated_archive(tmp_path):
     archive = _tar(tmp_path / "p.tar.gz", _good_members())
     archive.write_bytes(archive.read_bytes()[:40])
-    with pytest.raises(BadInputError, match="corrupt tar.gz"):
+    with pytest.raises(BadInputError, match=r"corrupt tar\.gz"):
         extract_payload(archive, "p.tar.gz", tmp_path / "out")
 
 
@@ -154,7 +154,7 @@ def test_manifest_with_unsafe_file_name_rejected(tmp_path):
 
 def test_manifest_missing_file_rejected(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(BadInputError, match="manifest.json is missing"):
+    with pytest.raises(BadInputError, match=r"manifest\.json is missing"):
         read_manifest(tmp_path / "empty", "p.tar.gz")
 
 

@@ -16,7 +16,7 @@ from shared.engines import load_query, to_trino
 from shared.keys import ocp_daily_parquet_key
 from shared.ocp_reports import report_type
 
-POD_HEADER = list(report_type("pod_usage").required) + ["resource_id", "pod_labels"]
+POD_HEADER = [*report_type("pod_usage").required, "resource_id", "pod_labels"]
 
 
 def _pod_row(**values: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from shared.errors import BadInputError
 
@@ -48,8 +48,8 @@ def parse_manifest(key: str, body: bytes) -> CurManifest:
     start_text = period.get("start") if isinstance(period, dict) else None
     try:
         if not isinstance(start_text, str) or not re.fullmatch(r"\d{8}T.*", start_text):
-            raise ValueError("not in the %Y%m%dT... form")
-        start = datetime.strptime(start_text[:8], "%Y%m%d").date()
+            raise ValueError("not in the %Y%m%dT... form")  # noqa: TRY301 - one message for both faults
+        start = datetime.strptime(start_text[:8], "%Y%m%d").replace(tzinfo=UTC).date()
     except ValueError as error:
         raise BadInputError(
             f"{key}: field billingPeriod.start {start_text!r} is not a date such as "
@@ -90,4 +90,9 @@ def month_of_manifest_key(key: str) -> date:
     match = _RANGE_RE.fullmatch(key.split("/")[-2])
     if match is None:
         raise ValueError(f"not a month manifest key: {key!r}")
-    return datetime.strptime(match.group(1), "%Y%m%d").date().replace(day=1)
+    return (
+        datetime.strptime(match.group(1), "%Y%m%d")
+        .replace(tzinfo=UTC)
+        .date()
+        .replace(day=1)
+    )

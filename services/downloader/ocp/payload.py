@@ -8,13 +8,13 @@ Extraction goes to a fresh folder that is removed again when the payload is reje
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
 import shutil
 import tarfile
 from dataclasses import dataclass
-import datetime as dt
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any

@@ -328,7 +328,7 @@ async def _download(url: str, target: Path, name: str) -> None:
                 raise BadInputError(
                     f"{name}: payload download answered HTTP {response.status_code}"
                 )
-            with target.open("wb") as out:  # noqa: ASYNC230 - local scratch file
+            with target.open("wb") as out:
                 async for chunk in response.aiter_bytes(1 << 20):
                     size += len(chunk)
                     if size > _MAX_PAYLOAD_BYTES:
