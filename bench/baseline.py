@@ -1,20 +1,20 @@
 """A small re-creation of Koku's AWS processing approach, as the benchmark's fixed reference.
 
-Written for this benchmark, following the approach Koku describes for CUR files
-(not its code): pandas reads each report in 200,000-row chunks and appends each
-chunk's rows to one CSV per usage day; each daily CSV is read again in 200,000-row
-chunks, its numbers and dates are converted (costs become float64, as in Koku's
-Parquet) and every chunk is written as one Parquet file; then a pandas group-by per
-day builds the same daily summary rows as costpipe, which are copied into PostgreSQL.
+This is code written for the benchmark, not Koku's. It follows the approach in four
+steps. First pandas reads each report in 200,000-row chunks and appends each chunk's
+rows to one CSV per usage day. Then each daily CSV is read again in 200,000-row
+chunks, numbers become float64 and usage dates timestamps, and every chunk is written
+as one Parquet file. A pandas group-by per day then builds the same daily summary
+rows as costpipe, and the rows are copied into PostgreSQL.
 
-Report files are processed in parallel by ``--workers`` processes, as Koku's Celery
-workers would take one file each, and so are the days of the summary. The input is
-the gzip files on local disk, so the baseline skips the S3 download and upload that
-costpipe does, which favours the baseline.
+Report files are processed in parallel by ``--workers`` processes, as Celery workers
+would take one file each, and so are the days of the summary. The input is the gzip
+files on local disk, so the baseline skips the S3 download and upload that costpipe
+does, which favours the baseline.
 
 Run as ``python -m bench.baseline --files A.csv.gz B.csv.gz --billing-period-start
 2026-11-01 --work DIR --database-url URL --run-id ID``. It prints one JSON object:
-seconds, stages, rows, summary rows and the peak RSS of each process.
+seconds, stages, rows, summary rows and the largest peak RSS among its processes.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ MEASURES = (
     ("lineItem/BlendedCost", "blended_cost"),
     ("savingsPlan/SavingsPlanEffectiveCost", "savingsplan_effective_cost"),
 )
-# Name endings of the numeric CUR columns of the lineItem, pricing, reservation and
-# savingsPlan groups in the nise output (RateCode and RateId are text, hence no "Rate" prefix match).
+# Name endings that mark the numeric columns of the lineItem, pricing, reservation and
+# savingsPlan groups in nise's output. Text columns such as pricing/RateCode end otherwise.
 _NUMERIC_ENDINGS = (
     "Cost",
     "Rate",
@@ -135,7 +135,7 @@ def process_report(
 
 
 def _convert(chunk: pd.DataFrame) -> pd.DataFrame:
-    """Convert numbers to float64 and usage dates to UTC timestamps, as Koku's Parquet has them."""
+    """Convert numbers to float64 and usage dates to UTC timestamps; keep the rest as text."""
     columns: dict[str, Any] = {}
     for column in chunk.columns:
         if _is_numeric(column):

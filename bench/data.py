@@ -8,9 +8,9 @@ set of resources). Dates stay those of the nise month, so every row stays in one
 
 The sequence is cut into files of at most ``FILE_ROWS`` rows, named by their row range,
 so sizes share files: the 1M month is the first two files of the 2M month. Each file is
-kept as plain CSV (for the read-speed limit) and gzip (the delivery), with a JSON sidecar
-holding its row count and its unblended cost per usage day, summed with Python's Decimal
-from the plain CSV, which is what every run is checked against.
+kept as plain CSV (for the read-speed limit) and gzip (the delivery). A JSON sidecar
+stores its row count and its unblended cost per usage day, summed with Python's Decimal
+from the plain CSV. Every run is checked against those sums.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ RESOURCE_ID = "lineItem/ResourceId"
 UNBLENDED_COST = "lineItem/UnblendedCost"
 USAGE_START = "lineItem/UsageStartDate"
 _COPY_BLOCK_BYTES = 1 << 20
-# zlib's default level, as gzip(1) and most CUR producers use.
+# zlib's default level, which gzip(1) also uses.
 _GZIP_LEVEL = 6
 
 
@@ -104,11 +104,13 @@ def month_range(month: date) -> str:
 
 def nise_month(data_dir: Path) -> NiseMonth:
     """Return the nise month under ``data_dir``, generating last month's if there is none."""
-    for manifest in sorted(
-        data_dir.glob(f"nise-*/bucket/*/{REPORT_NAME}/*/{REPORT_NAME}-Manifest.json")
-    ):
-        bucket = manifest.parents[3]
-        return _read_nise_manifest(bucket, manifest)
+    pattern = f"nise-*/bucket/*/{REPORT_NAME}/*/{REPORT_NAME}-Manifest.json"
+    for manifest in sorted(data_dir.glob(pattern)):
+        return _read_nise_manifest(manifest.parents[3], manifest)
+    return _generate_nise_month(data_dir)
+
+
+def _generate_nise_month(data_dir: Path) -> NiseMonth:
     today = datetime.now(UTC).date()
     end = today.replace(day=1) - timedelta(days=1)
     start = end.replace(day=1)
@@ -116,31 +118,21 @@ def nise_month(data_dir: Path) -> NiseMonth:
     shutil.rmtree(folder, ignore_errors=True)
     bucket = folder / "bucket"
     bucket.mkdir(parents=True)
+
     nise = Path(sys.executable).with_name("nise")
+    command = [
+        str(nise), "report", "aws",
+        "--start-date", start.isoformat(), "--end-date", end.isoformat(),
+        "--aws-s3-bucket-name", str(bucket),
+        "--aws-s3-report-name", REPORT_NAME, "--aws-s3-report-prefix", "nise",
+    ]  # fmt: skip
     log.info(
         "generating the AWS CUR of %s with koku-nise (about a minute)", f"{start:%Y-%m}"
     )
-    subprocess.run(  # noqa: S603 - the report generator installed beside this interpreter
-        [
-            str(nise),
-            "report",
-            "aws",
-            "--start-date",
-            start.isoformat(),
-            "--end-date",
-            end.isoformat(),
-            "--aws-s3-bucket-name",
-            str(bucket),
-            "--aws-s3-report-name",
-            REPORT_NAME,
-            "--aws-s3-report-prefix",
-            "nise",
-        ],
-        check=True,
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-    )
-    # nise also leaves uncompressed copies in its working folder; the bucket has them all.
+    # S603: the report generator installed beside this interpreter, with fixed arguments.
+    subprocess.run(command, check=True, cwd=folder, stdout=subprocess.DEVNULL)  # noqa: S603
+
+    # nise also leaves uncompressed copies in its working folder, which the bucket already has.
     for leftover in folder.glob("*.csv"):
         leftover.unlink()
     manifest = next(bucket.glob(f"*/{REPORT_NAME}/*/{REPORT_NAME}-Manifest.json"))
@@ -212,13 +204,15 @@ def _write_files(nise: NiseMonth, folder: Path, ranges: list[tuple[int, int]]) -
     try:
         conn.execute("SET enable_progress_bar = false")
         paths = ", ".join(_literal(str(path)) for path in nise.files)
-        # row_number() over a plain scan follows the file order because DuckDB keeps
-        # insertion order by default (preserve_insertion_order).
+        # One thread makes row_number() follow the files' order, so every run numbers
+        # the source rows alike and files written by different runs fit together.
+        conn.execute("SET threads = 1")
         conn.execute(
             "CREATE TABLE nise AS SELECT row_number() OVER () - 1 AS source_row, * FROM"
             f" read_csv([{paths}], all_varchar = true, header = true, delim = ',',"
             " quote = '\"', escape = '\"')"
         )
+        conn.execute("RESET threads")
         row = conn.execute("SELECT count(*) FROM nise").fetchone()
         source_rows = int(row[0]) if row else 0
         if source_rows == 0:

@@ -1,8 +1,9 @@
 """The read-speed limit: parse the month's CSV and do nothing else, with pyarrow and DuckDB.
 
 Every column is read as text, as the pipeline reads it. Both readers use all cores
-(their defaults). The plain files are read from the page cache after the first
-repeat, so these are CPU figures; the gzip variants add inflation.
+(their defaults). The benchmark has just written or read the files, and they fit in
+memory, so the plain-file figures measure parsing more than the disk. The gzip
+variants add inflation.
 """
 
 from __future__ import annotations

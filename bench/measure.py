@@ -18,8 +18,8 @@ class Stats:
     """Median, minimum and maximum of repeated measurements, with their count."""
 
     median: float
-    low: float
-    high: float
+    minimum: float
+    maximum: float
     count: int
 
     @classmethod

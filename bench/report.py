@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import statistics
 from pathlib import Path
 from typing import Any
 
-from bench.probes import CONVERT, COPY, INFLATE, QUERY, SUMMARY_ROWS
+from bench.probes import CONVERT, COPY, INFLATE, QUERY, REFRESH, SUMMARY_ROWS
 
 __all__ = ["evaluate_targets", "write_page"]
 
@@ -46,11 +47,18 @@ def _bytes(value: float) -> str:
 
 
 def _spread(stats: dict[str, Any]) -> str:
-    return f"{_seconds(stats['median'])} | {_seconds(stats['low'])} | {_seconds(stats['high'])} | {stats['count']}"
+    return f"{_seconds(stats['median'])} | {_seconds(stats['minimum'])} | {_seconds(stats['maximum'])} | {stats['count']}"
 
 
 def _size_by_rows(results: dict[str, Any], rows: int) -> dict[str, Any] | None:
     return next((size for size in results["sizes"] if size["rows"] == rows), None)
+
+
+def _summary_task_median(size: dict[str, Any]) -> float | None:
+    logged = [
+        s for s in size["costpipe"].get("summary_task_seconds", []) if s is not None
+    ]
+    return statistics.median(logged) if logged else None
 
 
 def _speed_ratio(size: dict[str, Any]) -> float:
@@ -133,12 +141,16 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         }
     )
 
-    low, high = _size_by_rows(results, 1_000_000), _size_by_rows(results, 2_000_000)
-    if low and high:
+    smaller, larger = (
+        _size_by_rows(results, 1_000_000),
+        _size_by_rows(results, 2_000_000),
+    )
+    if smaller and larger:
         growth = {
-            name: high["service_peak_rss"][name] / low["service_peak_rss"][name] - 1
-            for name in high["service_peak_rss"]
-            if name in low["service_peak_rss"]
+            name: larger["service_peak_rss"][name] / smaller["service_peak_rss"][name]
+            - 1
+            for name in larger["service_peak_rss"]
+            if name in smaller["service_peak_rss"]
         }
         grower = max(growth, key=lambda name: growth[name])
         targets.append(
@@ -146,7 +158,7 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "key": "rss_growth",
                 "target": f"peak RSS of no service grows from 1M to 2M rows (by more than {RSS_GROWTH_TOLERANCE:.0%})",
                 "measured": f"largest growth: {grower} {growth[grower]:+.0%}"
-                f" ({_bytes(low['service_peak_rss'][grower])} to {_bytes(high['service_peak_rss'][grower])})",
+                f" ({_bytes(smaller['service_peak_rss'][grower])} to {_bytes(larger['service_peak_rss'][grower])})",
                 "met": growth[grower] <= RSS_GROWTH_TOLERANCE,
                 "gap": f"{grower} grows {growth[grower]:+.0%}"
                 if growth[grower] > RSS_GROWTH_TOLERANCE
@@ -251,12 +263,18 @@ def _size_section(size: dict[str, Any]) -> list[str]:
         "costpipe's stages (median seconds over the runs, from the manifest's timestamps):",
         "",
     ]
-    stages = size["costpipe"]["stages"]
-    lines.append("| " + " | ".join(stages) + " |")
-    lines.append("|" + "---|" * len(stages))
-    lines.append(
-        "| " + " | ".join(_seconds(stats["median"]) for stats in stages.values()) + " |"
-    )
+    cells = {
+        name: _seconds(stats["median"])
+        for name, stats in size["costpipe"]["stages"].items()
+    }
+    task = _summary_task_median(size)
+    if task is not None:
+        cells["of which the update_summary_tables task (summarizer log)"] = _seconds(
+            task
+        )
+    lines.append("| " + " | ".join(cells) + " |")
+    lines.append("|" + "---|" * len(cells))
+    lines.append("| " + " | ".join(cells.values()) + " |")
     if "baseline" in size:
         lines += [
             "",
@@ -324,8 +342,8 @@ def _resummary_section(results: dict[str, Any]) -> list[str]:
         again = size["resummarise"]
         day, month = again["day_seconds"], again["month_seconds"]
         lines.append(
-            f"| {_rows(size['rows'])} | {_seconds(day['median'])} ({_seconds(day['low'])}–{_seconds(day['high'])}, {day['count']})"
-            f" | {_rows(again['day_rows'])} | {_seconds(month['median'])} ({_seconds(month['low'])}–{_seconds(month['high'])}, {month['count']})"
+            f"| {_rows(size['rows'])} | {_seconds(day['median'])} ({_seconds(day['minimum'])}–{_seconds(day['maximum'])}, {day['count']})"
+            f" | {_rows(again['day_rows'])} | {_seconds(month['median'])} ({_seconds(month['minimum'])}–{_seconds(month['maximum'])}, {month['count']})"
             f" | {_rows(again['month_rows'])} | {day['median'] / month['median']:.2f} |"
         )
     return [*lines, ""]
@@ -340,74 +358,123 @@ def _stage_shares(size: dict[str, Any]) -> str:
     )
 
 
+def _speed_analysis(size: dict[str, Any], commit: str) -> list[str]:
+    """Explain costpipe's time at ``size`` from its stages and, if run there, the probes."""
+    rows = size["rows"]
+    duckdb = size["limit"][RATIO_LIMIT]["median"]
+    lines = [
+        f"**Speed.** At {_rows(rows)} rows costpipe's median run splits into"
+        f" {_stage_shares(size)}, against {_seconds(duckdb)} s for DuckDB to read the"
+        " same plain CSV. The downloader converts up to two files at a time.",
+    ]
+    probes = size.get("probes", {})
+    convert, inflate = probes.get(CONVERT), probes.get(INFLATE)
+    query, copy = probes.get(QUERY), probes.get(COPY)
+    summary_rows = probes.get(SUMMARY_ROWS, size["costpipe"]["summary_rows"])
+    if convert is not None:
+        lines.append(
+            f"- Conversion: the AWS `convert` step alone takes {_seconds(convert)} s on"
+            f" these files, {convert / duckdb:.1f}× DuckDB's plain read. At commit {commit}"
+            " it reads the CSV three times (a value-check pass, the Parquet COPY and a"
+            " `count(*)`), and the COPY trims and casts every canonical column, folds"
+            " the tag columns into JSON and partitions the output by day. One pass that"
+            " checks values inside the COPY and counts rows from its result, with fewer"
+            " per-column expressions, would bring it toward one read."
+        )
+    if inflate is not None:
+        lines.append(
+            f"- Inflating the gzip files in Python (`write_plain_csv`) takes"
+            f" {_seconds(inflate)} s and writes the full CSV to disk before DuckDB starts;"
+            " DuckDB reads `.gz` files itself."
+        )
+    refresh = probes.get(REFRESH)
+    task = _summary_task_median(size)
+    if query is not None and copy is not None:
+        measured = ""
+        if task is not None:
+            rest = task - query - copy - (refresh or 0.0)
+            measured = (
+                f" The summarizer logs {_seconds(task)} s for the `update_summary_tables` task."
+                + (
+                    f" The UI-table refresh in its transaction takes {_seconds(refresh)} s."
+                    if refresh is not None
+                    else ""
+                )
+                + (
+                    f" The remaining {_seconds(rest)} s go to downloading the day Parquet"
+                    " files from the S3 server and deleting the old rows."
+                    if rest > 0
+                    else ""
+                )
+            )
+        lines.append(
+            f"- Summary: {_rows(summary_rows)} summary rows for {_rows(rows)} line items,"
+            " because nise gives almost every line item its own dimension values, so the"
+            " summary is nearly as large as the month. The AWS summary query to Python"
+            f" rows takes {_seconds(query)} s and the asyncpg COPY of those rows"
+            f" {_seconds(copy)} s.{measured} Moving rows from DuckDB to PostgreSQL"
+            " without a Python object per value (for example DuckDB's `postgres`"
+            " extension, or a binary COPY stream written from Arrow) would remove most of"
+            " the query and COPY time."
+        )
+    return [*lines, ""]
+
+
+def _memory_analysis(size: dict[str, Any]) -> list[str]:
+    peaks = size["service_peak_rss"]
+    over = sorted(
+        (name for name, peak in peaks.items() if peak >= RSS_TARGET_BYTES),
+        key=lambda n: -peaks[n],
+    )
+    summary_rows = size["costpipe"]["summary_rows"]
+    lines = [
+        f"**Memory.** At {_rows(size['rows'])} rows: "
+        + ", ".join(
+            f"{name} {_bytes(peaks[name])}"
+            for name in over or [max(peaks, key=lambda n: peaks[n])]
+        )
+        + "."
+    ]
+    if "summarizer" in over:
+        lines.append(
+            f"- The summarizer fetches every summary row of the range as Python tuples"
+            f" ({_rows(summary_rows)} rows, about"
+            f" {peaks['summarizer'] / max(summary_rows, 1):,.0f} bytes of peak RSS per row)"
+            " and hands the whole list to one COPY, so its peak grows with the month."
+            " Fetching the DuckDB result in batches (Arrow record batches or `fetchmany`)"
+            " and copying batch by batch inside the same transaction would bound it."
+        )
+    if "downloader" in over:
+        lines.append(
+            "- The downloader converts up to two files at once"
+            " (`COSTPIPE_CONSUMER_CONCURRENCY`), each in its own DuckDB database limited to"
+            " `DUCKDB_MEMORY_LIMIT` (512 MB by default), so DuckDB alone may hold about"
+            " 1 GiB. A lower limit per conversion, or one conversion at a time, would keep"
+            " the process under 1 GiB."
+        )
+    return [*lines, ""]
+
+
 def _analysis_section(
     results: dict[str, Any], targets: list[dict[str, Any]]
 ) -> list[str]:
-    """Explain the missed targets from the stage timings and probes of the largest size."""
-    largest = max(results["sizes"], key=lambda size: size["rows"])
-    rows = largest["rows"]
-    duckdb = largest["limit"][RATIO_LIMIT]["median"]
-    probes = largest.get("probes", {})
-    convert = probes.get(CONVERT)
-    inflate = probes.get(INFLATE)
-    query = probes.get(QUERY)
-    copy = probes.get(COPY)
-    summary_rows = largest["costpipe"]["summary_rows"]
+    """Explain the missed targets from the stage timings and probes."""
+    sizes = results["sizes"]
+    largest = max(sizes, key=lambda size: size["rows"])
+    probed = next((size for size in sizes if size.get("probes")), largest)
     missed = {t["key"] for t in targets if not t["met"]}
-    lines = []
+    lines: list[str] = []
     if missed & {"speed", "speedup"}:
-        lines += [
-            f"**Speed.** At {_rows(rows)} rows costpipe's median run splits into {_stage_shares(largest)}."
-            f" DuckDB reads the same plain CSV in {_seconds(duckdb)} s.",
-        ]
-        if convert is not None:
-            lines.append(
-                f"- Conversion: `convert_cur_csv` alone takes {_seconds(convert)} s on these files, {convert / duckdb:.1f}× DuckDB's"
-                " plain read. At the measured commit it scans the CSV once per required"
-                " value check, once for the Parquet COPY through a `row_number() OVER ()` view (which"
-                " keeps the scan from streaming) and once more for `count(*)`. A single scan"
-                " that checks values with `TRY_CAST` inside the COPY and takes the row count from the"
-                " COPY's result would bring this near one read."
-            )
-        if inflate is not None:
-            lines.append(
-                f"- Inflating the gzip files in Python (`write_plain_csv`) takes {_seconds(inflate)} s before"
-                " DuckDB starts. DuckDB reads `.gz` directly; handing it the downloaded file unchanged would"
-                " save this pass and a full-size write to disk."
-            )
-        if query is not None and copy is not None:
-            lines.append(
-                f"- Summary: {_rows(summary_rows)} summary rows for {_rows(rows)} line items, because nise"
-                f" gives almost every line item its own dimension values. The query to Python rows takes"
-                f" {_seconds(query)} s and the asyncpg COPY of those rows {_seconds(copy)} s. Moving the"
-                " rows from DuckDB to PostgreSQL without building Python objects (for example DuckDB's"
-                " `postgres` extension, or a binary COPY stream written from Arrow) would remove most of"
-                " both."
-            )
-        lines.append("")
+        lines += _speed_analysis(probed, results["facts"]["commit"])
     if missed & {"rss", "rss_growth"}:
-        peaks = {name: peak for name, peak in largest["service_peak_rss"].items()}
-        worst = max(peaks, key=lambda name: peaks[name])
-        lines += [
-            f"**Memory.** The largest service at {_rows(rows)} rows is the {worst} at {_bytes(peaks[worst])}."
-            + (
-                f" The summarizer builds every summary row of the month as a Python tuple ({_rows(summary_rows)} rows,"
-                f" about {peaks.get('summarizer', 0) / max(summary_rows, 1):,.0f} bytes of peak RSS per row) and"
-                " hands the whole list to one COPY, so its peak grows with the month. Fetching the DuckDB"
-                " result in batches (`fetchmany` or Arrow record batches) and copying each batch would"
-                " hold it to one batch."
-                if worst == "summarizer"
-                else ""
-            ),
-            "",
-        ]
+        lines += _memory_analysis(largest)
     if "resummary" in missed:
         again = largest["resummarise"]
         lines += [
-            f"**Re-summarising.** One day takes {_seconds(again['day_seconds']['median'])} s against"
-            f" {_seconds(again['month_seconds']['median'])} s for the month. The fixed part of a summary (two"
-            " broker hops, listing the month's Parquet keys, the task lock, one transaction) does not shrink"
-            " with the range.",
+            f"**Re-summarising.** One day takes {_seconds(again['day_seconds']['median'])} s"
+            f" against {_seconds(again['month_seconds']['median'])} s for the month. The"
+            " fixed part of a summary (the broker hop, listing the month's Parquet keys,"
+            " the task lock and the transaction) does not shrink with the range.",
             "",
         ]
     if not lines:
@@ -434,8 +501,8 @@ def _plot(results: dict[str, Any], path: Path) -> None:
         xs = [x for x, _ in points]
         medians = [v["median"] for _, v in points]
         errors = [
-            [v["median"] - v["low"] for _, v in points],
-            [v["high"] - v["median"] for _, v in points],
+            [v["median"] - v["minimum"] for _, v in points],
+            [v["maximum"] - v["median"] for _, v in points],
         ]
         axis.errorbar(xs, medians, yerr=errors, fmt=style, capsize=3, label=label)
 

@@ -69,7 +69,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--probe-rows",
         type=int,
-        help="size at which to run the probes (default: the smallest)",
+        help="size at which to run the probes (default: 1000000 if measured, else the smallest)",
     )
     parser.add_argument(
         "--out",
@@ -126,10 +126,16 @@ def command_line(argv: list[str] | None) -> str:
 
 
 def _git(*args: str) -> str:
-    completed = subprocess.run(
-        ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
-    )  # noqa: S603, S607 - fixed git commands
-    return completed.stdout.strip()
+    """Return the output of a git command in the repository, with trailing blanks removed."""
+    completed = subprocess.run(  # noqa: S603 - fixed git commands
+        ["git", *args],  # noqa: S607 - git from PATH, as a developer runs it
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # Porcelain lines start with a status column that may be a space, so keep leading blanks.
+    return completed.stdout.rstrip()
 
 
 def run_facts(argv: list[str] | None) -> dict[str, Any]:
@@ -178,6 +184,11 @@ def _size_deadline(budget_end: float, rows: int, rows_left: list[int]) -> float:
 async def measure(
     args: argparse.Namespace, facts: dict[str, Any], results_path: Path
 ) -> dict[str, Any]:
+    """Prepare the report files, start the stack and measure every size in order.
+
+    The results so far are written to ``results_path`` after each size, so a failed
+    run keeps what it measured.
+    """
     started = time.monotonic()
     budget_end = started + args.budget_minutes * 60
     results: dict[str, Any] = {
@@ -186,18 +197,21 @@ async def measure(
         "repeats": args.repeats,
         "budget_minutes": args.budget_minutes,
     }
+
     nise = data.nise_month(args.data_dir)
     months = {size: data.scaled_month(nise, size, args.data_dir) for size in args.sizes}
     results["nise_month"] = nise.billing_period_start.isoformat()
     results["data_seconds"] = time.monotonic() - started
     log.info("report files ready after %.0f s", results["data_seconds"])
+
     os.environ["COSTPIPE_STACK_DIR"] = str(STACK_DIR)
     stop_stack(purge=True)
     env = launcher.start_stack()
     bench = CostpipeBench(env, args.data_dir / "run", args.timeout)
     baseline_rows = SPEEDUP_SIZE if SPEEDUP_SIZE in args.sizes else min(args.sizes)
-    probe_rows = args.probe_rows or min(args.sizes)
+    probe_rows = args.probe_rows or baseline_rows
     rates: dict[str, float] = {}
+
     try:
         await bench.open()
         for index, size in enumerate(args.sizes):
@@ -221,6 +235,7 @@ async def measure(
         await bench.close()
         if not args.keep_stack:
             stop_stack(purge=True)
+
     results["facts"]["load_end"] = load_average()
     results["wall_seconds"] = time.monotonic() - started
     return results

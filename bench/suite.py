@@ -45,7 +45,7 @@ LIMIT_CASES = (
 
 @dataclass
 class SizePlan:
-    """What to measure at one size and until when optional repeats may start."""
+    """The measurements of one size and the deadline for starting optional repeats."""
 
     month: ScaledMonth
     repeats: int
@@ -110,7 +110,7 @@ async def measure_baseline(
         )
     finally:
         await conn.close()
-    # The baseline sums float64, as Koku's Parquet holds costs; repr keeps every digit.
+    # The baseline sums float64 costs, and repr keeps every digit of each sum.
     found = {row["usage_start"]: Decimal(repr(row["cost"])) for row in rows}
     wrong = [
         f"{day}: baseline {cents(found.get(day))}, files {cents(cost)}"
@@ -254,6 +254,7 @@ class _SizeRun:
                     for name in runs[0].stages
                 },
                 "file_seconds": [r.file_seconds for r in runs],
+                "summary_task_seconds": [r.summary_task_seconds for r in runs],
             },
             "resummarise": {
                 "day": self.day.isoformat(),
