@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[stack,dev]'
 	touch $(STAMP)
 
-## Generate a month of AWS CUR, ingest it through the local stack, print daily totals.
+## Generate AWS, Azure, GCP and OpenShift reports, ingest them on the local stack, print totals.
 run: install
 	$(VENV)/bin/costpipe run
 
