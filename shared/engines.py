@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import sqlglot
 
-__all__ = ["duckdb_session", "load_query", "parquet_files", "to_trino"]
+__all__ = [
+    "duckdb_session",
+    "load_query",
+    "parquet_files",
+    "run_daily_summary",
+    "to_trino",
+]
 
 
 def load_query(package: str, name: str) -> str:
@@ -56,3 +64,30 @@ def parquet_files(files: Sequence[Path], *, union_by_name: bool = False) -> str:
     paths = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
     options = ", union_by_name = true" if union_by_name else ""
     return f"read_parquet([{paths}], hive_partitioning = false{options})"
+
+
+def run_daily_summary(
+    files: Sequence[Path],
+    view: str,
+    query_file: str,
+    start: date,
+    end: date,
+    *,
+    view_select: str = "SELECT *",
+    memory_limit: str = "512MB",
+    threads: int = 2,
+) -> list[tuple[Any, ...]]:
+    """Run a daily-summary query over line-item Parquet files for ``[start, end]``.
+
+    ``view`` names the line items in the query (``aws_line_items``, ...);
+    ``view_select`` may add columns that older files lack. The query is a file of
+    ``services.summarizer.sql`` that binds the first and last usage day.
+    """
+    if not files:
+        return []
+    with duckdb_session(memory_limit, threads) as conn:
+        source = parquet_files(files, union_by_name=True)
+        conn.execute(f"CREATE TEMP VIEW {view} AS {view_select} FROM {source}")
+        query = load_query("services.summarizer.sql", query_file)
+        rows: list[tuple[Any, ...]] = conn.execute(query, [start, end]).fetchall()
+        return rows

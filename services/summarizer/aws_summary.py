@@ -7,9 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from shared.engines import load_query
+from shared.engines import duckdb_session, parquet_files, run_daily_summary
 
 __all__ = ["SUMMARY_COLUMNS", "UI_REFRESH_SQL", "summarize_aws_files"]
 
@@ -74,27 +72,23 @@ def summarize_aws_files(
     """Return summary rows for usage days ``start`` to ``end`` (inclusive)."""
     if not files:
         return []
-    conn = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
-    try:
-        conn.execute("SET TimeZone = 'UTC'")
-        # Views cannot take parameters; the paths are scratch files this process named.
-        paths = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
-        reader = (
-            f"read_parquet([{paths}], hive_partitioning = false, union_by_name = true)"
-        )
-        present = {
-            row[0]
-            for row in conn.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
-        }
-        added = "".join(
-            f", {value} AS {name}"
-            for name, value in _LATER_COLUMNS.items()
-            if name not in present
-        )
-        conn.execute(
-            f"CREATE TEMP VIEW aws_line_items AS SELECT *{added} FROM {reader}"
-        )
-        query = load_query("services.summarizer.sql", "aws_daily_summary.sql")
-        return conn.execute(query, [start, end]).fetchall()
-    finally:
-        conn.close()
+    with duckdb_session(memory_limit, threads) as conn:
+        described = conn.execute(
+            f"DESCRIBE SELECT * FROM {parquet_files(files, union_by_name=True)}"
+        ).fetchall()
+    present = {row[0] for row in described}
+    added = "".join(
+        f", {value} AS {name}"
+        for name, value in _LATER_COLUMNS.items()
+        if name not in present
+    )
+    return run_daily_summary(
+        files,
+        "aws_line_items",
+        "aws_daily_summary.sql",
+        start,
+        end,
+        view_select=f"SELECT *{added}",
+        memory_limit=memory_limit,
+        threads=threads,
+    )

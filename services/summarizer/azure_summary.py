@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from shared.engines import duckdb_session, load_query, parquet_files
+from shared.engines import run_daily_summary
 
 __all__ = ["SUMMARY_COLUMNS", "UI_REFRESH_SQL", "summarize_azure_files"]
 
@@ -51,12 +51,12 @@ def summarize_azure_files(
     threads: int = 2,
 ) -> list[tuple[Any, ...]]:
     """Return summary rows for usage days ``start`` to ``end`` (inclusive)."""
-    if not files:
-        return []
-    with duckdb_session(memory_limit, threads) as conn:
-        conn.execute(
-            f"CREATE TEMP VIEW azure_line_items AS SELECT * FROM {parquet_files(files)}"
-        )
-        query = load_query("services.summarizer.sql", "azure_daily_summary.sql")
-        rows: list[tuple[Any, ...]] = conn.execute(query, [start, end]).fetchall()
-        return rows
+    return run_daily_summary(
+        files,
+        "azure_line_items",
+        "azure_daily_summary.sql",
+        start,
+        end,
+        memory_limit=memory_limit,
+        threads=threads,
+    )

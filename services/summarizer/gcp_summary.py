@@ -21,7 +21,7 @@ from uuid import UUID
 import asyncpg
 
 from shared import manifests
-from shared.engines import duckdb_session, load_query, parquet_files
+from shared.engines import run_daily_summary
 from shared.keys import assembly_of_key, daily_parquet_month_prefix
 from shared.objectstore import ObjectStore
 
@@ -95,14 +95,15 @@ def summarize_gcp_files(
     threads: int = 2,
 ) -> list[tuple[Any, ...]]:
     """Return summary rows for usage days ``start`` to ``end`` (inclusive)."""
-    if not files:
-        return []
-    with duckdb_session(memory_limit, threads) as conn:
-        conn.execute(
-            f"CREATE TEMP VIEW gcp_line_items AS SELECT * FROM {parquet_files(files)}"
-        )
-        query = load_query("services.summarizer.sql", "gcp_daily_summary.sql")
-        rows = conn.execute(query, [start, end]).fetchall()
+    rows = run_daily_summary(
+        files,
+        "gcp_line_items",
+        "gcp_daily_summary.sql",
+        start,
+        end,
+        memory_limit=memory_limit,
+        threads=threads,
+    )
     merged = []
     for row in rows:
         values = list(row)
