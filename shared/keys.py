@@ -145,3 +145,15 @@ def ocp_daily_parquet_key(
     payload = validate_key_component(payload_uuid, field="payload uuid")
     stem = validate_key_component(file_stem, field="report file name")
     return f"{prefix}day={day.day:02d}/{payload}_{stem}.parquet"
+
+
+def ocp_unknown_report_key(
+    schema_name: str, provider_uuid: UUID, payload_uuid: str, file_name: str
+) -> str:
+    """Return the key that keeps an OpenShift report file of no known type, unchanged."""
+    payload = validate_key_component(payload_uuid, field="payload uuid")
+    name = validate_key_component(file_name, field="report file name")
+    return (
+        f"data/csv/{account_of(schema_name)}/OCP/unknown/source={provider_uuid}/"
+        f"{payload}/{name}"
+    )

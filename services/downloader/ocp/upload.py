@@ -27,7 +27,7 @@ from shared import db, manifests
 from shared.catalogue import ReportToSummarize, SummarizeReports
 from shared.errors import BadInputError, TransientError
 from shared.events import Envelope, derive_event_id
-from shared.keys import ocp_daily_parquet_key
+from shared.keys import ocp_daily_parquet_key, ocp_unknown_report_key
 from shared.logs import event_context
 from shared.providers import Provider, find_ocp_provider
 
@@ -128,7 +128,21 @@ class UploadConsumer:
             {day for result in conversions.values() for day in result.day_files}
         )
         await self._upload_days(provider, manifest, conversions)
+        unknown = [f for f in manifest.files if f not in conversions]
+        await self._keep_unknown(provider, manifest, unknown, work / "payload")
         return await self._record(provider, manifest, conversions, days, event_id)
+
+    async def _keep_unknown(
+        self, provider: Provider, manifest: OcpManifest, files: list[str], folder: Path
+    ) -> None:
+        """Keep report files of no known type as they came, for a later operator release."""
+        bucket = self._runtime.settings.COSTPIPE_DATA_BUCKET
+        for file in files:
+            key = ocp_unknown_report_key(
+                provider.schema_name, provider.uuid, manifest.uuid, file
+            )
+            await self._runtime.store.put_file(bucket, key, folder / file)
+            log.warning("unknown OpenShift report kept unprocessed", extra={"key": key})
 
     async def _convert_all(
         self, name: str, manifest: OcpManifest, present: set[str], work: Path
