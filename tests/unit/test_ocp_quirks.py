@@ -3,7 +3,7 @@
 import csv
 import json
 import uuid
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import duckdb
@@ -46,13 +46,13 @@ def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
 
 def _rows(result, tmp_path: Path) -> list[dict]:
     paths = [str(p) for p in result.day_files.values()]
-    return (
-        duckdb.sql(f"SELECT * FROM read_parquet({paths!r}) ORDER BY interval_start")
-        .df()
-        .to_dict("records")
-        if paths
-        else []
+    if not paths:
+        return []
+    cursor = duckdb.sql(
+        f"SELECT * FROM read_parquet({paths!r}) ORDER BY interval_start"
     )
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _summary(tmp_path: Path, rows: list[dict[str, str]]) -> list[dict]:
@@ -180,7 +180,7 @@ def test_interval_start_read_as_utc_instant(tmp_path, written, instant):
         tmp_path / "out",
     )
     (row,) = _rows(result, tmp_path)
-    assert str(row["interval_start"].tz_convert("UTC")) == instant
+    assert str(row["interval_start"].astimezone(UTC)) == instant
 
 
 def test_late_local_evening_lands_on_next_utc_day(tmp_path):
