@@ -19,8 +19,8 @@ SPEED_TARGET = 1 / 3
 SPEEDUP_TARGET = 20.0
 SPEEDUP_SIZE = 1_000_000
 RSS_TARGET_BYTES = GIB
-# Peak RSS may differ by this share between sizes and still count as not growing,
-# because repeated runs at one size already differ by a few percent.
+# Peak RSS may differ by this share between sizes and still count as not growing.
+# The share is a judgement that allows for allocator noise, not a measured bound.
 RSS_GROWTH_TOLERANCE = 0.10
 RESUMMARY_TARGET = 0.10
 
@@ -200,23 +200,26 @@ def _machine_section(results: dict[str, Any]) -> list[str]:
         f"{v:.2f}" for v in facts.get("load_end", facts["load_start"])
     )
     modified = ", ".join(facts.get("modified_files") or []) or "none"
+    command = f"`.venv/bin/python {facts['command']}`"
+    if facts["command"] == "bench/run.py":
+        command = f"`make bench`, which runs {command}"
     skipped = "; ".join(
         f"{_rows(size['rows'])} rows: "
-        + ", ".join(f"{kind} {count}" for kind, count in size["skipped"].items())
+        + ", ".join(f"{count} {kind}" for kind, count in size["skipped"].items())
         for size in results["sizes"]
         if size.get("skipped")
     )
     runs = (
-        f"{results['repeats']} of each measurement per size as the target, within a"
-        f" budget of {results['budget_minutes']:.0f} min; runs skipped because they would"
-        f" not fit: {skipped or 'none'} (the tables give each figure's run count)"
+        f"target {results['repeats']} of each measurement per size, within a budget of"
+        f" {results['budget_minutes']:.0f} min. Runs left out because they would not fit:"
+        f" {skipped or 'none'}. The tables give each figure's run count."
     )
     return [
         "| | |",
         "|---|---|",
         f"| machine | {facts['cores']} cores, {facts['cpu_model']}, {_bytes(facts['memory_bytes'])} memory (MemTotal), Linux {facts['kernel']} |",
         f"| date | {facts['date']} |",
-        f"| command | `make bench`, which runs `.venv/bin/python {facts['command']}` |",
+        f"| command | {command} |",
         f"| code | commit {facts['commit']}; files modified but not committed: {modified} |",
         f"| software | Python {facts['python']}, {versions} |",
         f"| wall time | {results.get('wall_seconds', 0) / 60:.1f} min, of which {results.get('data_seconds', 0) / 60:.1f} min preparing the report files (the install before it is not counted) |",
@@ -225,20 +228,21 @@ def _machine_section(results: dict[str, Any]) -> list[str]:
     ]
 
 
-def _size_section(size: dict[str, Any]) -> list[str]:
+def _one_row_table(cells: dict[str, str]) -> list[str]:
+    return [
+        "| " + " | ".join(cells) + " |",
+        "|" + "---|" * len(cells),
+        "| " + " | ".join(cells.values()) + " |",
+    ]
+
+
+def _measurement_table(size: dict[str, Any]) -> list[str]:
     rows = size["rows"]
     csv_mb = size["csv_bytes"] / 1e6
-    costpipe = size["costpipe"]["seconds"]["median"]
     duckdb = size["limit"][RATIO_LIMIT]["median"]
     lines = [
-        f"### {_rows(rows)} rows",
-        "",
-        f"{size['files']} report file(s), {csv_mb:,.0f} MB of CSV ({size['gz_bytes'] / 1e6:,.0f} MB gzip),"
-        f" {size['days']} usage days, total unblended cost {size['total_unblended_cost']} USD;"
-        f" the daily summary has {_rows(size['costpipe']['summary_rows'])} rows."
-        f" Load average {size['load_start'][0]:.2f} at the start of this size and {size['load_end'][0]:.2f} at its end.",
-        "",
-        "| measurement | median s | min s | max s | runs | rows/s | CSV MB/s | ÷ DuckDB plain time | baseline ÷ this |",
+        "| measurement | median s | min s | max s | runs | rows/s | CSV MB/s"
+        " | ÷ DuckDB plain time | baseline ÷ this |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in LIMIT_SHOWN:
@@ -247,22 +251,25 @@ def _size_section(size: dict[str, Any]) -> list[str]:
             f"| limit: {name} CSV read | {_spread(stats)} | {_rate(rows, stats['median'])} |"
             f" {csv_mb / stats['median']:,.0f} | {stats['median'] / duckdb:.2f} | |"
         )
+
+    costpipe = size["costpipe"]["seconds"]
     speedup = _speedup(size)
     lines.append(
-        f"| **costpipe** end to end | {_spread(size['costpipe']['seconds'])} | {_rate(rows, costpipe)} |"
-        f" {csv_mb / costpipe:,.0f} | {costpipe / duckdb:.1f} | {f'{speedup:.1f}' if speedup else ''} |"
+        f"| **costpipe** end to end | {_spread(costpipe)} | {_rate(rows, costpipe['median'])} |"
+        f" {csv_mb / costpipe['median']:,.0f} | {costpipe['median'] / duckdb:.1f} |"
+        f" {f'{speedup:.1f}' if speedup else ''} |"
     )
     if "baseline" in size:
         baseline = size["baseline"]["seconds"]
         lines.append(
-            f"| baseline (pandas, Koku's approach) | {_spread(baseline)} | {_rate(rows, baseline['median'])} |"
-            f" {csv_mb / baseline['median']:,.0f} | {baseline['median'] / duckdb:.1f} | 1.0 |"
+            f"| baseline (pandas, Koku's approach) | {_spread(baseline)} |"
+            f" {_rate(rows, baseline['median'])} | {csv_mb / baseline['median']:,.0f} |"
+            f" {baseline['median'] / duckdb:.1f} | 1.0 |"
         )
-    lines += [
-        "",
-        "costpipe's stages (median seconds over the runs, from the manifest's timestamps):",
-        "",
-    ]
+    return lines
+
+
+def _stage_tables(size: dict[str, Any]) -> list[str]:
     cells = {
         name: _seconds(stats["median"])
         for name, stats in size["costpipe"]["stages"].items()
@@ -272,39 +279,66 @@ def _size_section(size: dict[str, Any]) -> list[str]:
         cells["of which the update_summary_tables task (summarizer log)"] = _seconds(
             task
         )
-    lines.append("| " + " | ".join(cells) + " |")
-    lines.append("|" + "---|" * len(cells))
-    lines.append("| " + " | ".join(cells.values()) + " |")
+    lines = [
+        "",
+        "costpipe's stages (median seconds over the runs, from the manifest's timestamps):",
+        "",
+        *_one_row_table(cells),
+    ]
     if "baseline" in size:
-        lines += [
-            "",
-            "Baseline stages (median seconds; the worker sums add up the time of parallel processes):",
-            "",
-        ]
         stages = size["baseline"]["stages"]
-        lines.append("| " + " | ".join(stages) + " |")
-        lines.append("|" + "---|" * len(stages))
-        lines.append(
-            "| "
-            + " | ".join(_seconds(stats["median"]) for stats in stages.values())
-            + " |"
-        )
-    probes = {k: v for k, v in size.get("probes", {}).items() if k != SUMMARY_ROWS}
-    if probes:
         lines += [
             "",
-            "Probes: costpipe's own functions called once, outside the services, on the local files"
-            " (seconds; the services run them on two files at a time):",
+            "Baseline stages (median seconds; a sum over workers adds up the time of"
+            " parallel processes):",
             "",
-            "| step | seconds | ÷ DuckDB plain time |",
-            "|---|---|---|",
+            *_one_row_table(
+                {name: _seconds(stats["median"]) for name, stats in stages.items()}
+            ),
         ]
-        lines += [
+    return lines
+
+
+def _probe_table(size: dict[str, Any]) -> list[str]:
+    probes = {k: v for k, v in size.get("probes", {}).items() if k != SUMMARY_ROWS}
+    if not probes:
+        return []
+    duckdb = size["limit"][RATIO_LIMIT]["median"]
+    return [
+        "",
+        "Probes: costpipe's own steps called once each, outside the services, on the local"
+        " files (seconds). The probes take the files one after another; the services take"
+        " two at a time.",
+        "",
+        "| step | seconds | ÷ DuckDB plain time |",
+        "|---|---|---|",
+        *(
             f"| {name} | {_seconds(value)} | {value / duckdb:.1f} |"
             for name, value in probes.items()
-        ]
-    lines.append("")
-    return lines
+        ),
+    ]
+
+
+def _size_section(size: dict[str, Any]) -> list[str]:
+    csv_mb = size["csv_bytes"] / 1e6
+    facts = (
+        f"{size['files']} report file(s), {csv_mb:,.0f} MB of CSV"
+        f" ({size['gz_bytes'] / 1e6:,.0f} MB gzip), {size['days']} usage days, total"
+        f" unblended cost {size['total_unblended_cost']} USD. The daily summary has"
+        f" {_rows(size['costpipe']['summary_rows'])} rows. The load average was"
+        f" {size['load_start'][0]:.2f} when this size started and {size['load_end'][0]:.2f}"
+        " when it ended."
+    )
+    return [
+        f"### {_rows(size['rows'])} rows",
+        "",
+        facts,
+        "",
+        *_measurement_table(size),
+        *_stage_tables(size),
+        *_probe_table(size),
+        "",
+    ]
 
 
 def _memory_section(results: dict[str, Any]) -> list[str]:
@@ -401,8 +435,9 @@ def _speed_analysis(size: dict[str, Any], commit: str) -> list[str]:
                     else ""
                 )
                 + (
-                    f" The remaining {_seconds(rest)} s go to downloading the day Parquet"
-                    " files from the S3 server and deleting the old rows."
+                    f" By difference, about {_seconds(rest)} s remain for downloading the"
+                    " day Parquet files from the S3 server and deleting the old rows; the"
+                    " probes ran separately, so this is an estimate."
                     if rest > 0
                     else ""
                 )
@@ -567,57 +602,93 @@ def _plot(results: dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
+INTRO = """\
+# Benchmarks
+
+The latest results of `make bench` (`bench/run.py`), which rewrites this page and the plot
+beside it. In one run, on the same report files, it measures three things at each size of
+an AWS CUR month:
+
+- **limit**: pyarrow and DuckDB parse the CSV with every column as text and do nothing
+  else. This is about as fast as this machine can read the month at all.
+- **costpipe**: the files are already in the S3 server and the services run as `make run`
+  starts them. The clock runs from `POST /tasks/masu.celery.tasks.check_report_updates` on
+  the downloader until the manifest is `complete` in `costpipe.manifests` (polled every
+  0.2 s). Each run is then checked: the daily summary's unblended cost per usage day must
+  equal the Decimal sum of the CSV files to the cent, and its line-item count the rows.
+- **baseline**: `bench/baseline.py`, a small re-creation of Koku's approach written for
+  this benchmark. pandas reads 200,000-row chunks, splits them into one CSV per usage day,
+  writes Parquet per chunk and builds the daily summary with a pandas group-by, with one
+  worker process per core. Its summary is checked the same way.
+
+`bench/run.py --help` lists the options (sizes, repeats, time budget, probe size); the
+raw figures of each run are kept as JSON in `bench/data/`.
+"""
+
+NOISE_NOTE = (
+    "The machine is shared with other work, so the figures are noisy. The load averages"
+    " above and per size below show how busy it was. Limit, costpipe and baseline runs are"
+    " interleaved at each size, so all three see about the same load."
+)
+
+OPENSHIFT_NOTE = (
+    "Not measured yet: the benchmark covers AWS CUR only. costpipe ingests OpenShift"
+    " operator uploads, but OpenShift on cloud is not built (`costpipe tasks` lists"
+    " `update_openshift_on_cloud` as not built), so an OpenShift benchmark would time only"
+    " part of the path."
+)
+
+DATA_NOTE = (
+    "`bench/data.py` generates one month with `koku-nise` into `bench/data/` once, then"
+    " scales it. Copy c of the month repeats its rows with a new `identity/LineItemId` and"
+    " `lineItem/ResourceId`, so copies are new resources rather than duplicates, and keeps"
+    " the month's dates. The rows are cut into files of at most 500,000 rows, as a CUR with"
+    " several report keys, and gzipped. Every run uploads them with a fresh assembly id and"
+    " manifest under its own report prefix before the clock starts. The Decimal totals come"
+    " from reading the plain CSV with Python's `csv`, which shares no code with the pipeline."
+)
+
+RATIO_NOTE = (
+    "Rows/s and MB/s count the rows and the uncompressed CSV bytes of the month."
+    " \"÷ DuckDB plain time\" is a measurement's time over DuckDB's plain-CSV read, so the"
+    ' speed target needs costpipe at 3.0 or less. "baseline ÷ this" is the speed-up over'
+    " the baseline."
+)
+
+
+def _targets_table(targets: list[dict[str, Any]]) -> list[str]:
+    lines = ["| target | measured | result |", "|---|---|---|"]
+    for target in targets:
+        verdict = "met" if target["met"] else f"**missed**: {target['gap']}"
+        lines.append(f"| {target['target']} | {target['measured']} | {verdict} |")
+    return lines
+
+
 def write_page(results: dict[str, Any], out: Path) -> None:
     """Write the Markdown page to ``out`` and its plot beside it, as ``<stem>.png``."""
     out.parent.mkdir(parents=True, exist_ok=True)
     plot_path = out.with_suffix(".png")
     _plot(results, plot_path)
     targets = evaluate_targets(results)
-    plot_link = os.path.relpath(plot_path, out.parent)
+
     lines = [
-        "# Benchmarks",
-        "",
-        "The latest results of `make bench` (`bench/run.py`), which rewrites this page. In one run, on the"
-        " same report files, it measures three things at each size of an AWS CUR month:",
-        "",
-        "- **limit**: pyarrow and DuckDB parsing the CSV with every column as text, and nothing"
-        " else; this is about as fast as this machine can read the month at all;",
-        "- **costpipe**: the files already in the S3 server, the services running as `make run` starts"
-        " them, timed from `POST /tasks/masu.celery.tasks.check_report_updates` on the downloader until"
-        " the manifest is `complete` in `costpipe.manifests` (polled every 0.2 s), then checked: the"
-        " daily summary's unblended cost per usage day equals the Decimal sum of the CSV files to the"
-        " cent, and its line-item count equals the rows;",
-        "- **baseline**: `bench/baseline.py`, a small re-creation of Koku's approach written for this"
-        " benchmark: pandas reads 200,000-row chunks, splits them into one CSV per usage day, writes"
-        " Parquet per chunk and builds the daily summary with a pandas group-by, one worker process"
-        " per core; its summary is checked the same way.",
-        "",
+        INTRO,
         "## Run",
         "",
         *_machine_section(results),
         "",
-        "The machine is shared with other work, so figures are noisy; the load averages above and per"
-        " size below show how busy it was. Limit, costpipe and baseline runs are interleaved at each size,"
-        " so all three see the same load.",
+        NOISE_NOTE,
         "",
         "## Targets",
         "",
-        "| target | measured | result |",
-        "|---|---|---|",
-    ]
-    for target in targets:
-        verdict = "met" if target["met"] else f"**missed**: {target['gap']}"
-        lines.append(f"| {target['target']} | {target['measured']} | {verdict} |")
-    lines += [
+        *_targets_table(targets),
         "",
         "## Why targets are missed and what would close them",
         "",
         *_analysis_section(results, targets),
         "## Results per size",
         "",
-        "Rows/s and MB/s count the rows and the uncompressed CSV bytes of the month."
-        " \"÷ DuckDB plain time\" is a measurement's time over DuckDB's plain-CSV read (the speed target"
-        ' needs costpipe at 3.0 or less); "baseline ÷ this" is the speed-up over the baseline.',
+        RATIO_NOTE,
         "",
     ]
     for size in results["sizes"]:
@@ -631,23 +702,15 @@ def write_page(results: dict[str, Any], out: Path) -> None:
         *_resummary_section(results),
         "## Plot",
         "",
-        f"![Time and peak memory against rows]({plot_link})",
+        f"![Time and peak memory against rows]({os.path.relpath(plot_path, out.parent)})",
         "",
         "## OpenShift",
         "",
-        "Not measured. The benchmark covers AWS CUR only: costpipe's OpenShift path is not complete"
-        " (`costpipe tasks` lists `update_openshift_on_cloud` as not built), so there is no OpenShift"
-        " figure to compare yet.",
+        OPENSHIFT_NOTE,
         "",
         "## How the data is made",
         "",
-        "`bench/data.py` generates one month with `koku-nise` into `bench/data/` once, then scales it:"
-        " copy c of the month repeats its rows with a new `identity/LineItemId` and `lineItem/ResourceId`"
-        " (so copies are new resources, not duplicates), keeping the month's dates. The rows are cut into"
-        " files of at most 500,000 rows, as a CUR with several report keys, and gzipped; every run"
-        " uploads them with a fresh assembly id and manifest under its own report prefix, before the"
-        " clock starts. The Decimal totals come from reading the plain CSV with Python's `csv`, which"
-        " shares no code with the pipeline.",
+        DATA_NOTE,
         "",
     ]
     out.write_text("\n".join(lines), encoding="utf-8")
