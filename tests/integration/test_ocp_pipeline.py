@@ -41,7 +41,7 @@ GIB = 1024**3
 
 @pytest.fixture(scope="module")
 def nise_cluster(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three days of one cluster's reports from koku-nise, named as the operator names them."""
+    """A month of one cluster's reports from koku-nise, named as the operator names them."""
     root = tmp_path_factory.mktemp("ocp-nise")
     nise = Path(sys.executable).with_name("nise")
     subprocess.run(  # noqa: S603 - the report generator of the venv
@@ -52,7 +52,7 @@ def nise_cluster(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--start-date",
             "2026-11-01",
             "--end-date",
-            "2026-11-04",
+            "2026-12-01",
             "--ocp-cluster-id",
             "nise-cluster",
             "-w",
@@ -81,7 +81,7 @@ def make_payload(
         "date": datetime.now(UTC).isoformat(),
         "files": files,
         "start": "2026-11-01T00:00:00Z",
-        "end": "2026-11-04T00:00:00Z",
+        "end": "2026-12-01T00:00:00Z",
         "daily_reports": False,
         **manifest,
     }
@@ -215,9 +215,9 @@ async def test_nise_cluster_usage_matches_csv(
     tmp_path: Path,
 ) -> None:
     org_id, provider, schema, cluster = register_cluster(services, settings)
-    payload_uuid = make_payload(
-        nise_cluster, tmp_path / "p.tar.gz", cluster, sorted(REPORT_FILES.values())
-    )
+    (nise_cluster / "network_usage.csv").write_text("interval_start,bytes_in\nx,1\n")
+    files = [*sorted(REPORT_FILES.values()), "network_usage.csv"]
+    payload_uuid = make_payload(nise_cluster, tmp_path / "p.tar.gz", cluster, files)
     request_id = await announce(
         store, producer, settings, tmp_path / "p.tar.gz", org_id
     )
@@ -228,6 +228,12 @@ async def test_nise_cluster_usage_matches_csv(
         )
         == "success"
     )
+
+    kept = await store.list_keys(
+        settings.COSTPIPE_DATA_BUCKET,
+        f"data/csv/{schema}/OCP/unknown/source={provider}/",
+    )
+    assert [key.rsplit("/", 1)[-1] for key in kept] == ["network_usage.csv"]
 
     pod = csv_day_sums(
         nise_cluster / "pod_usage.csv",
@@ -330,6 +336,28 @@ async def test_larger_payload_wins_in_any_order(
         pool, schema, provider, "Pod", ["pod_usage_cpu_core_hours"]
     )
     assert after == before
+
+    # The same two payloads for another cluster, in the opposite order.
+    org_id, provider, schema, cluster = register_cluster(services, settings)
+    partial = make_payload(
+        partial_dir,
+        tmp_path / "partial2.tar.gz",
+        cluster,
+        ["pod_usage.csv"],
+        start="2026-11-01T00:00:00Z",
+        end="2026-11-01T06:00:00Z",
+    )
+    full = make_payload(
+        nise_cluster, tmp_path / "full2.tar.gz", cluster, ["pod_usage.csv"]
+    )
+    await announce(store, producer, settings, tmp_path / "partial2.tar.gz", org_id)
+    await wait_payload(pool, provider, partial)
+    await announce(store, producer, settings, tmp_path / "full2.tar.gz", org_id)
+    await wait_payload(pool, provider, full)
+    reversed_order = await summary_sums(
+        pool, schema, provider, "Pod", ["pod_usage_cpu_core_hours"]
+    )
+    assert reversed_order == before
 
 
 @pytest.mark.parametrize("fault", ["not_gzip", "traversal", "no_cluster_id"])
