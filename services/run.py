@@ -291,7 +291,7 @@ def run(
     """Run the whole pipeline on ``reports`` (or generated ones); return the exit code.
 
     Exit codes: 0 when every day matches, 1 when a manifest fails or a day differs,
-    2 when ``reports`` holds no delivery of a known layout.
+    2 when ``reports`` contains no delivery of a known layout.
     """
     os.environ.setdefault(
         "COSTPIPE_STACK_DIR", str(launcher.REPO_ROOT / ".stack" / "run")

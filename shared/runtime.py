@@ -50,7 +50,7 @@ __all__ = ["Runtime", "TaskContext", "TaskHandler", "create_faust_app"]
 
 log = logging.getLogger(__name__)
 
-# An event not yet due is re-produced at most this often, so it never holds a
+# An event not yet due is re-produced at most this often, so it never occupies a
 # consumer slot for long.
 _DEFER_STEP_S = 5.0
 _BACKOFF_CAP_S = 600.0
@@ -126,7 +126,7 @@ class TaskContext:
 
     @contextlib.asynccontextmanager
     async def effects(self) -> AsyncIterator[asyncpg.Connection]:
-        """Open the transaction that holds the handler's effects and the inbox row."""
+        """Open the transaction that contains the handler's effects and the inbox row."""
         async with self.pool.acquire() as conn, conn.transaction():
             yield conn
             claimed = await db.claim_event(

@@ -3,7 +3,7 @@
 Ingress announces each operator payload on ``platform.upload.announce`` with the
 payload's URL. Only messages for this service (header ``service`` = ``hccm``, when
 headers are present) are taken. A payload is handled in one pass: it is small
-(one cluster's days), so it needs no per-file events. Every outcome is answered on
+(one cluster's days), so it needs no per-file events. Every outcome is reported on
 ``platform.upload.validation`` with ``success`` or ``failure``.
 """
 
@@ -268,7 +268,7 @@ class UploadConsumer:
         days: list[Any],
         manifest: OcpManifest,
     ) -> list[Envelope]:
-        """One summarize_reports per calendar month the payload's days fall in."""
+        """Build one summarize_reports per calendar month that the payload's days fall in."""
         by_month: dict[Any, list[Any]] = {}
         for day in days:
             by_month.setdefault(day.replace(day=1), []).append(day)
@@ -332,7 +332,7 @@ async def _download(url: str, target: Path, name: str) -> None:
         ):
             if response.status_code == 404:
                 raise BadInputError(
-                    f"{name}: the payload URL answered 404; ask the operator to upload again"
+                    f"{name}: the payload URL returned HTTP 404; ask the operator to upload again"
                 )
             if response.status_code >= 500:
                 raise TransientError(
@@ -340,7 +340,7 @@ async def _download(url: str, target: Path, name: str) -> None:
                 )
             if response.status_code != 200:
                 raise BadInputError(
-                    f"{name}: payload download answered HTTP {response.status_code}"
+                    f"{name}: payload download failed with HTTP {response.status_code}"
                 )
             with target.open("wb") as out:
                 async for chunk in response.aiter_bytes(1 << 20):
