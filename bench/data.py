@@ -130,7 +130,7 @@ def _generate_nise_month(data_dir: Path) -> NiseMonth:
         "generating the AWS CUR of %s with koku-nise (about a minute)", f"{start:%Y-%m}"
     )
     # S603: the report generator installed beside this interpreter, with fixed arguments.
-    subprocess.run(command, check=True, cwd=folder, stdout=subprocess.DEVNULL)  # noqa: S603
+    subprocess.run(command, check=True, cwd=folder, stdout=subprocess.DEVNULL)
 
     # nise also leaves uncompressed copies in its working folder, which the bucket already has.
     for leftover in folder.glob("*.csv"):

@@ -164,7 +164,7 @@ class CostpipeBench:
     def register_tenant(self) -> Tenant:
         """Register a fresh AWS source through the sources service."""
         tenant = Tenant(
-            schema=f"org{random.randrange(10**9, 10**10)}",  # noqa: S311 - an id, not a secret
+            schema=f"org{random.randrange(10**9, 10**10)}",
             provider_uuid=uuid.uuid4(),
             prefix=f"bench-{uuid.uuid4().hex[:8]}",
         )

@@ -37,7 +37,7 @@ SUMMARY_ROWS = "summary rows"
 
 
 async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as handle:  # noqa: ASYNC230 - local file, read in blocks
+    with path.open("rb") as handle:
         while block := handle.read(_READ_BLOCK_BYTES):
             yield block
 
@@ -115,7 +115,8 @@ async def run_probes(
         )
         results[COPY] = copy_s
         results[REFRESH] = refresh_s
-    except Exception:  # noqa: BLE001 - probes are optional; the page omits the failed ones
+    except Exception:
+        # Probes are optional: the page leaves out the ones that did not finish.
         log.exception("a probe failed; the results page shows the probes that finished")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -138,7 +139,7 @@ async def _store_summary(
     from shared.engines import load_query
     from shared.identifiers import quote_ident
 
-    schema = f"org{random.randrange(10**9, 10**10)}"  # noqa: S311 - an id, not a secret
+    schema = f"org{random.randrange(10**9, 10**10)}"
     source = uuid.uuid4()
     conn = await asyncpg.connect(database_url)
     try:

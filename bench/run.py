@@ -31,11 +31,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench import data, report  # noqa: E402 - after the repository root is importable
-from bench.measure import load_average, machine_facts  # noqa: E402
-from bench.pipeline import CostpipeBench  # noqa: E402
-from bench.suite import SizePlan, measure_size  # noqa: E402
-from services import launcher  # noqa: E402
+from bench import data, report
+from bench.measure import load_average, machine_facts
+from bench.pipeline import CostpipeBench
+from bench.suite import SizePlan, measure_size
+from services import launcher
 
 log = logging.getLogger("bench")
 
@@ -127,8 +127,8 @@ def command_line(argv: list[str] | None) -> str:
 
 def _git(*args: str) -> str:
     """Return the output of a git command in the repository, with trailing blanks removed."""
-    completed = subprocess.run(  # noqa: S603 - fixed git commands
-        ["git", *args],  # noqa: S607 - git from PATH, as a developer runs it
+    completed = subprocess.run(
+        ["git", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -171,7 +171,7 @@ def stop_stack(purge: bool) -> None:
     ]
     subprocess.run(
         command, check=False, env={**os.environ, "COSTPIPE_STACK_DIR": str(STACK_DIR)}
-    )  # noqa: S603 - our own script
+    )
 
 
 def _size_deadline(budget_end: float, rows: int, rows_left: list[int]) -> float:
