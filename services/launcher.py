@@ -105,7 +105,7 @@ class ServiceGroup:
             self.ports[name] = port
 
     def wait_ready(self, timeout_s: float = 120.0) -> None:
-        """Wait until every service answers ``/readyz``; raise naming the laggard."""
+        """Wait until every service returns 200 on ``/readyz``; raise naming the ones that do not."""
         deadline = time.monotonic() + timeout_s
         pending = set(self.processes)
         while pending and time.monotonic() < deadline:

@@ -31,7 +31,7 @@ class ManifestProgressTable:
     ) -> bool:
         """Record a finished file; return True when follow-ups are due now.
 
-        True means every file is done and nobody has emitted the follow-ups yet;
+        True means every file is done and the follow-ups have not been emitted yet;
         call :meth:`mark_emitted` once they are produced.
         """
         key = str(manifest_id)

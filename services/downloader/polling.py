@@ -1,4 +1,4 @@
-"""What every provider's report discovery shares: the ingest window and file events."""
+"""Report discovery shared by every provider: the ingest window and file events."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ __all__ = ["SUMMARIES", "SummarySpec", "summary_for"]
 
 @dataclass(frozen=True)
 class SummarySpec:
-    """How one provider type's line items become daily summary rows."""
+    """The daily summary of one provider type: its table, columns and query."""
 
     table: str
     columns: tuple[str, ...]

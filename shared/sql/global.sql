@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS costpipe.providers (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
--- One row per report delivery (an AWS assembly id). state holds per-step
+-- One row per report delivery (an AWS assembly id). state contains per-step
 -- timestamps: {"download": {"start":..., "end":...}, "summary": {...}}.
 CREATE TABLE IF NOT EXISTS costpipe.manifests (
     id bigserial PRIMARY KEY,
@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS costpipe.report_files (
 );
 
 -- Inbox: an event id is recorded in the same transaction as its handler's effects.
--- followups holds the events the handler emitted, re-sent when a duplicate arrives
+-- followups contains the events the handler emitted, re-sent when a duplicate arrives
 -- after a crash between commit and produce.
 CREATE TABLE IF NOT EXISTS costpipe.processed_events (
     consumer text NOT NULL,

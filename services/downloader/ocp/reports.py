@@ -28,7 +28,7 @@ METRIC_LIMIT = 1e18
 
 @dataclass(frozen=True)
 class OcpConversion:
-    """What one OpenShift report file produced."""
+    """The result of converting one OpenShift report file."""
 
     report_type: str
     rows: int
