@@ -147,6 +147,8 @@ def create_faust_app(service: str, settings: Settings) -> faust.App:
         f"{settings.COSTPIPE_TOPIC_PREFIX}-{service}",
         broker=f"kafka://{settings.KAFKA_BOOTSTRAP_SERVERS}",
         store="memory://",
+        # faust keeps table metadata in a folder of its own; keep it out of the cwd.
+        datadir=str(settings.COSTPIPE_WORK_DIR / "faust" / "{conf.name}"),
         web_enabled=False,
         topic_partitions=settings.COSTPIPE_TOPIC_PARTITIONS,
         topic_replication_factor=1,
