@@ -7,6 +7,7 @@ turns it into Trino's dialect, so there are never two hand-kept copies.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Sequence
 from datetime import date
 from importlib import resources
@@ -18,6 +19,7 @@ import sqlglot
 
 __all__ = [
     "duckdb_session",
+    "export_daily_summary",
     "load_query",
     "parquet_files",
     "run_daily_summary",
@@ -25,6 +27,7 @@ __all__ = [
 ]
 
 
+@functools.cache
 def load_query(package: str, name: str) -> str:
     """Return the text of query ``name`` shipped in ``package``."""
     return resources.files(package).joinpath(name).read_text(encoding="utf-8")
@@ -91,3 +94,64 @@ def run_daily_summary(
         query = load_query("services.summarizer.sql", query_file)
         rows: list[tuple[Any, ...]] = conn.execute(query, [start, end]).fetchall()
         return rows
+
+
+# One list element as PostgreSQL's array syntax writes it: in double quotes, with
+# backslashes and double quotes escaped by a backslash.
+_ARRAY_ELEMENT = (
+    "'\"' || replace(replace(CAST(e AS VARCHAR), '\\', '\\\\'), '\"', '\\\"') || '\"'"
+)
+
+
+def _postgres_text(column: str, duckdb_type: str) -> str:
+    """Return an expression writing ``column`` as PostgreSQL's CSV COPY reads it.
+
+    Lists become array literals (``{"a","b"}``) with each element quoted, and
+    structs and maps become JSON; every other type's text is already PostgreSQL's.
+    """
+    name = '"' + column.replace('"', '""') + '"'
+    if duckdb_type.endswith("[]"):
+        quoted = f"list_transform({name}, lambda e: {_ARRAY_ELEMENT})"
+        return f"'{{' || array_to_string({quoted}, ',') || '}}' AS {name}"
+    if duckdb_type.startswith(("STRUCT", "MAP")):
+        return f"CAST(to_json({name}) AS VARCHAR) AS {name}"
+    return name
+
+
+def export_daily_summary(
+    files: Sequence[Path],
+    view: str,
+    query_file: str,
+    start: date,
+    end: date,
+    target: Path,
+    *,
+    leading: Sequence[Any] = (),
+    view_select: str = "SELECT *",
+    memory_limit: str = "512MB",
+    threads: int = 2,
+) -> int:
+    """Write the daily summary for ``[start, end]`` to ``target`` as CSV; return its rows.
+
+    The file is what PostgreSQL's ``COPY ... (FORMAT csv)`` reads, without a header:
+    the ``leading`` values first (the source and manifest ids, say), then the
+    query's columns in order. DuckDB writes it as the query runs, so no row passes
+    through Python and memory stays within DuckDB's limit whatever the range.
+    """
+    if not files:
+        target.write_bytes(b"")
+        return 0
+    with duckdb_session(memory_limit, threads) as conn:
+        source = parquet_files(files, union_by_name=True)
+        conn.execute(f"CREATE TEMP VIEW {view} AS {view_select} FROM {source}")
+        query = load_query("services.summarizer.sql", query_file)
+        described = conn.execute(f"DESCRIBE ({query}\n)", [start, end]).fetchall()
+        columns = [_postgres_text(name, kind) for name, kind, *_ in described]
+        constants = [f"? AS leading_{index}" for index in range(len(leading))]
+        path = "'" + str(target).replace("'", "''") + "'"
+        written = conn.execute(
+            f"COPY (SELECT {', '.join([*constants, *columns])} FROM ({query}\n) AS summary)"
+            f" TO {path} (FORMAT csv, HEADER false)",
+            [*leading, start, end],
+        ).fetchone()
+    return int(written[0]) if written else 0

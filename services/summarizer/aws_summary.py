@@ -7,9 +7,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from shared.engines import duckdb_session, parquet_files, run_daily_summary
+from shared.engines import (
+    duckdb_session,
+    export_daily_summary,
+    parquet_files,
+    run_daily_summary,
+)
 
-__all__ = ["SUMMARY_COLUMNS", "UI_REFRESH_SQL", "summarize_aws_files"]
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "UI_REFRESH_SQL",
+    "export_aws_summary",
+    "summarize_aws_files",
+]
 
 # Columns of reporting_awscostentrylineitem_daily_summary that the query fills,
 # in the query's order.
@@ -21,7 +31,6 @@ SUMMARY_COLUMNS = (
     "product_family",
     "region",
     "availability_zone",
-    "resource_id",
     "instance_type",
     "line_item_type",
     "charge_category",
@@ -30,6 +39,8 @@ SUMMARY_COLUMNS = (
     "currency_code",
     "tags",
     "cost_category",
+    "resource_ids",
+    "resource_count",
     "usage_amount",
     "unblended_cost",
     "blended_cost",
@@ -61,6 +72,21 @@ _LATER_COLUMNS = {
 }
 
 
+def _view_select(files: Sequence[Path], memory_limit: str, threads: int) -> str:
+    """Return the line-item view's select list, adding the columns older files lack."""
+    with duckdb_session(memory_limit, threads) as conn:
+        described = conn.execute(
+            f"DESCRIBE SELECT * FROM {parquet_files(files, union_by_name=True)}"
+        ).fetchall()
+    present = {row[0] for row in described}
+    added = "".join(
+        f", {value} AS {name}"
+        for name, value in _LATER_COLUMNS.items()
+        if name not in present
+    )
+    return f"SELECT *{added}"
+
+
 def summarize_aws_files(
     files: Sequence[Path],
     start: date,
@@ -72,23 +98,41 @@ def summarize_aws_files(
     """Return summary rows for usage days ``start`` to ``end`` (inclusive)."""
     if not files:
         return []
-    with duckdb_session(memory_limit, threads) as conn:
-        described = conn.execute(
-            f"DESCRIBE SELECT * FROM {parquet_files(files, union_by_name=True)}"
-        ).fetchall()
-    present = {row[0] for row in described}
-    added = "".join(
-        f", {value} AS {name}"
-        for name, value in _LATER_COLUMNS.items()
-        if name not in present
-    )
     return run_daily_summary(
         files,
         "aws_line_items",
         "aws_daily_summary.sql",
         start,
         end,
-        view_select=f"SELECT *{added}",
+        view_select=_view_select(files, memory_limit, threads),
+        memory_limit=memory_limit,
+        threads=threads,
+    )
+
+
+def export_aws_summary(
+    files: Sequence[Path],
+    start: date,
+    end: date,
+    target: Path,
+    *,
+    leading: Sequence[Any] = (),
+    memory_limit: str = "512MB",
+    threads: int = 2,
+) -> int:
+    """Write the summary rows of ``start`` to ``end`` to ``target`` as CSV for COPY."""
+    if not files:
+        target.write_bytes(b"")
+        return 0
+    return export_daily_summary(
+        files,
+        "aws_line_items",
+        "aws_daily_summary.sql",
+        start,
+        end,
+        target,
+        leading=leading,
+        view_select=_view_select(files, memory_limit, threads),
         memory_limit=memory_limit,
         threads=threads,
     )

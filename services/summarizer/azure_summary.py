@@ -7,9 +7,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from shared.engines import run_daily_summary
+from shared.engines import export_daily_summary, run_daily_summary
 
-__all__ = ["SUMMARY_COLUMNS", "UI_REFRESH_SQL", "summarize_azure_files"]
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "UI_REFRESH_SQL",
+    "export_azure_summary",
+    "summarize_azure_files",
+]
 
 # Columns of reporting_azurecostentrylineitem_daily_summary that the query fills,
 # in the query's order.
@@ -57,6 +62,30 @@ def summarize_azure_files(
         "azure_daily_summary.sql",
         start,
         end,
+        memory_limit=memory_limit,
+        threads=threads,
+    )
+
+
+def export_azure_summary(
+    files: Sequence[Path],
+    start: date,
+    end: date,
+    target: Path,
+    *,
+    leading: Sequence[Any] = (),
+    memory_limit: str = "512MB",
+    threads: int = 2,
+) -> int:
+    """Write the summary rows of ``start`` to ``end`` to ``target`` as CSV for COPY."""
+    return export_daily_summary(
+        files,
+        "azure_line_items",
+        "azure_daily_summary.sql",
+        start,
+        end,
+        target,
+        leading=leading,
         memory_limit=memory_limit,
         threads=threads,
     )

@@ -13,13 +13,15 @@ import asyncio
 import logging
 import shutil
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from services.summarizer.gcp_summary import select_gcp_day_keys
 from services.summarizer.ocp_handlers import summarize_openshift
-from services.summarizer.providers import summary_for
+from services.summarizer.providers import SummarySpec, summary_for
 from shared import manifests
 from shared.catalogue import (
     MarkManifestComplete,
@@ -44,6 +46,12 @@ UPDATE_SUMMARY_TABLES = "masu.processor.tasks.update_summary_tables"
 MARK_MANIFEST_COMPLETE = "masu.processor.tasks.mark_manifest_complete"
 TASKS = (SUMMARIZE_REPORTS, UPDATE_SUMMARY_TABLES, MARK_MANIFEST_COMPLETE)
 _DOWNLOAD_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class _Replaced:
+    rows: int
+    deleted: str
 
 
 def month_start(day: date) -> date:
@@ -171,17 +179,60 @@ class SummaryHandlers:
             files = await self._fetch_line_items(
                 ctx, payload, manifest.assembly_id, start, end, work
             )
+            written = await self._replace_summary(
+                ctx, payload, spec, manifest.id, files, start, end, work
+            )
+        finally:
+            await asyncio.to_thread(shutil.rmtree, work, True)
+        log.info(
+            "daily summary replaced",
+            extra={
+                "start": str(start),
+                "end": str(end),
+                "rows": written.rows,
+                "deleted": written.deleted,
+                "manifest_id": manifest.id,
+            },
+        )
+
+    async def _replace_summary(
+        self,
+        ctx: TaskContext,
+        payload: UpdateSummaryTables,
+        spec: SummarySpec,
+        manifest_id: int,
+        files: list[Path],
+        start: date,
+        end: date,
+        work: Path,
+    ) -> _Replaced:
+        """Swap the range's summary rows for new ones, with the UI tables, in one transaction."""
+        settings = ctx.settings
+        columns = ("source_uuid", "manifest_id", *spec.columns)
+        records: list[tuple[Any, ...]] | None = None
+        summary_csv = work / "summary.csv"
+        if spec.export is not None:
             rows = await asyncio.to_thread(
+                spec.export,
+                files,
+                start,
+                end,
+                summary_csv,
+                leading=(payload.provider_uuid, manifest_id),
+                memory_limit=settings.DUCKDB_MEMORY_LIMIT,
+                threads=settings.DUCKDB_THREADS,
+            )
+        else:
+            found = await asyncio.to_thread(
                 spec.run,
                 files,
                 start,
                 end,
-                ctx.settings.DUCKDB_MEMORY_LIMIT,
-                ctx.settings.DUCKDB_THREADS,
+                settings.DUCKDB_MEMORY_LIMIT,
+                settings.DUCKDB_THREADS,
             )
-        finally:
-            await asyncio.to_thread(shutil.rmtree, work, True)
-        records = [(payload.provider_uuid, manifest.id, *row) for row in rows]
+            records = [(payload.provider_uuid, manifest_id, *row) for row in found]
+            rows = len(records)
         async with ctx.effects() as conn:
             table = f"{quote_ident(payload.schema)}.{spec.table}"
             deleted = await conn.execute(
@@ -190,12 +241,21 @@ class SummaryHandlers:
                 start,
                 end,
             )
-            await conn.copy_records_to_table(
-                spec.table,
-                schema_name=payload.schema,
-                columns=("source_uuid", "manifest_id", *spec.columns),
-                records=records,
-            )
+            if records is None:
+                await conn.copy_to_table(
+                    spec.table,
+                    schema_name=payload.schema,
+                    columns=columns,
+                    source=summary_csv,
+                    format="csv",
+                )
+            else:
+                await conn.copy_records_to_table(
+                    spec.table,
+                    schema_name=payload.schema,
+                    columns=columns,
+                    records=records,
+                )
             for name in spec.refresh_sql:
                 statement = load_query("services.summarizer.sql", name)
                 await conn.execute(
@@ -204,7 +264,7 @@ class SummaryHandlers:
                     start,
                     end,
                 )
-            await manifests.mark_manifest_state(conn, manifest.id, "summary", "end")
+            await manifests.mark_manifest_state(conn, manifest_id, "summary", "end")
             if payload.manifest_id is not None:
                 ctx.emit(
                     ctx.envelope.child(
@@ -219,16 +279,7 @@ class SummaryHandlers:
                         ),
                     )
                 )
-        log.info(
-            "daily summary replaced",
-            extra={
-                "start": str(start),
-                "end": str(end),
-                "rows": len(records),
-                "deleted": deleted,
-                "manifest_id": manifest.id,
-            },
-        )
+        return _Replaced(rows=rows, deleted=deleted)
 
     async def _fetch_line_items(
         self,

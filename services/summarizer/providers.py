@@ -16,11 +16,15 @@ from typing import Any
 from services.summarizer.aws_summary import (
     SUMMARY_COLUMNS,
     UI_REFRESH_SQL,
+    export_aws_summary,
     summarize_aws_files,
 )
 from services.summarizer.azure_summary import SUMMARY_COLUMNS as AZURE_SUMMARY_COLUMNS
 from services.summarizer.azure_summary import UI_REFRESH_SQL as AZURE_UI_REFRESH_SQL
-from services.summarizer.azure_summary import summarize_azure_files
+from services.summarizer.azure_summary import (
+    export_azure_summary,
+    summarize_azure_files,
+)
 from services.summarizer.gcp_summary import SUMMARY_COLUMNS as GCP_SUMMARY_COLUMNS
 from services.summarizer.gcp_summary import UI_REFRESH_SQL as GCP_UI_REFRESH_SQL
 from services.summarizer.gcp_summary import summarize_gcp_files
@@ -40,6 +44,10 @@ class SummarySpec:
     # replaced by the quoted tenant schema and binds $1 source uuid, $2 first day,
     # $3 last day.
     refresh_sql: tuple[str, ...] = ()
+    # Writes the rows straight to a CSV file for COPY instead of returning them,
+    # after the values given as ``leading``; None keeps the rows in Python.
+    # NOTE: GCP merges its credit objects in Python, so it has no export yet.
+    export: Callable[..., int] | None = None
 
     def run(
         self,
@@ -60,12 +68,14 @@ SUMMARIES: dict[str, SummarySpec] = {
         columns=SUMMARY_COLUMNS,
         summarize=summarize_aws_files,
         refresh_sql=UI_REFRESH_SQL,
+        export=export_aws_summary,
     ),
     "Azure": SummarySpec(
         table="reporting_azurecostentrylineitem_daily_summary",
         columns=AZURE_SUMMARY_COLUMNS,
         summarize=summarize_azure_files,
         refresh_sql=AZURE_UI_REFRESH_SQL,
+        export=export_azure_summary,
     ),
     "GCP": SummarySpec(
         table="reporting_gcpcostentrylineitem_daily_summary",

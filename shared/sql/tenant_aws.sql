@@ -10,7 +10,6 @@ CREATE TABLE IF NOT EXISTS {schema}.reporting_awscostentrylineitem_daily_summary
     product_family text,
     region text,
     availability_zone text,
-    resource_id text,
     line_item_type text,
     unit text,
     usage_amount numeric(38, 18),
@@ -34,7 +33,14 @@ ALTER TABLE {schema}.reporting_awscostentrylineitem_daily_summary
     ADD COLUMN IF NOT EXISTS cost_category jsonb NOT NULL DEFAULT '{}'::jsonb,
     ADD COLUMN IF NOT EXISTS calculated_amortized_cost numeric(38, 18),
     ADD COLUMN IF NOT EXISTS net_unblended_cost numeric(38, 18),
-    ADD COLUMN IF NOT EXISTS public_on_demand_cost numeric(38, 18);
+    ADD COLUMN IF NOT EXISTS public_on_demand_cost numeric(38, 18),
+    ADD COLUMN IF NOT EXISTS resource_ids text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN IF NOT EXISTS resource_count integer NOT NULL DEFAULT 0;
+
+-- Rows were once kept per resource; they now list their resources in resource_ids.
+-- The next summary of a range rewrites its rows, so the old column can go.
+ALTER TABLE {schema}.reporting_awscostentrylineitem_daily_summary
+    DROP COLUMN IF EXISTS resource_id;
 
 -- UI tables that a cost UI reads, rebuilt from the daily summary for each summarised
 -- range by services/summarizer/sql/aws_ui_*.sql. Named as Koku's; they are not

@@ -153,7 +153,7 @@ async def summary_snapshot(
     """Every summary row without its random uuid, sorted, for equality checks."""
     rows = await pool.fetch(
         "SELECT usage_start, usage_account_id, product_code, product_family, region, availability_zone,"
-        " resource_id, line_item_type, unit, currency_code, tags::text, usage_amount, unblended_cost,"
+        " resource_ids, resource_count, line_item_type, unit, currency_code, tags::text, usage_amount, unblended_cost,"
         " blended_cost, savingsplan_effective_cost, line_item_count, instance_type, charge_category,"
         " usage_date_missing, cost_category::text, calculated_amortized_cost, net_unblended_cost,"
         " public_on_demand_cost"

@@ -9,7 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from services.downloader.aws.cur import convert_cur_report
-from services.summarizer.aws_summary import SUMMARY_COLUMNS, summarize_aws_files
+from services.summarizer.aws_summary import (
+    SUMMARY_COLUMNS,
+    export_aws_summary,
+    summarize_aws_files,
+)
 
 PERIOD = date(2026, 11, 1)
 HEADER = [
@@ -118,7 +122,8 @@ def test_summary_keeps_dimensions(day_files):
     assert group["unit"] == "Hrs"
     assert group["currency_code"] == "USD"
     assert group["availability_zone"] is None
-    assert group["resource_id"] is None
+    assert group["resource_ids"] == []
+    assert group["resource_count"] == 0
 
 
 def test_summary_savings_plan_covered_usage(day_files):
@@ -188,7 +193,7 @@ def test_summary_of_pyarrow_parquet(tmp_path):
             "product_family": ["Storage", "Storage"],
             "region": ["us-west-2", "us-west-2"],
             "availability_zone": [None, None],
-            "resource_id": ["bucket-a", "bucket-a"],
+            "resource_id": ["bucket-b", "bucket-a"],
             "line_item_type": ["Usage", "Usage"],
             "unit": ["GB-Mo", "GB-Mo"],
             "currency_code": ["USD", "USD"],
@@ -205,5 +210,81 @@ def test_summary_of_pyarrow_parquet(tmp_path):
     summary = dict(zip(SUMMARY_COLUMNS, row, strict=True))
     assert summary["usage_amount"] == Decimal("3.75")
     assert summary["unblended_cost"] == Decimal("0.0875")
-    assert summary["resource_id"] == "bucket-a"
+    # Two resources of the same dimensions share one row that lists both.
+    assert summary["resource_ids"] == ["bucket-a", "bucket-b"]
+    assert summary["resource_count"] == 2
     assert summary["line_item_count"] == 2
+
+
+def _pyarrow_line_items(path, resource_ids):
+    cost = pa.decimal128(38, 18)
+    count = len(resource_ids)
+    pq.write_table(
+        pa.table(
+            {
+                "usage_date": pa.array([date(2026, 11, 5)] * count, pa.date32()),
+                "usage_account_id": [ACCOUNT] * count,
+                "product_code": ["AmazonS3"] * count,
+                "product_family": ["Storage"] * count,
+                "region": ["us-west-2"] * count,
+                "availability_zone": pa.array([None] * count, pa.string()),
+                "resource_id": resource_ids,
+                "line_item_type": ["Usage"] * count,
+                "unit": ["GB-Mo"] * count,
+                "currency_code": ["USD"] * count,
+                "tags": ['{"team":"a,\\"b\\""}'] * count,
+                "usage_amount": pa.array([Decimal("1")] * count, cost),
+                "unblended_cost": pa.array([Decimal("0.000000001")] * count, cost),
+                "blended_cost": pa.array([None] * count, cost),
+                "savingsplan_effective_cost": pa.array([None] * count, cost),
+            }
+        ),
+        path,
+    )
+    return path
+
+
+def _postgres_array(text):
+    """Read a PostgreSQL array literal of quoted elements, as the COPY would."""
+    assert text.startswith("{") and text.endswith("}")
+    body, items, index = text[1:-1], [], 0
+    while index < len(body):
+        assert body[index] == '"'
+        index += 1
+        item = []
+        while body[index] != '"':
+            if body[index] == "\\":
+                index += 1
+            item.append(body[index])
+            index += 1
+        items.append("".join(item))
+        index += 2  # the closing quote and the comma
+    return items
+
+
+def test_export_writes_the_rows_of_the_query(tmp_path):
+    ids = ['i-"quoted"', "back\\slash", "comma,id", None, "plain"]
+    path = _pyarrow_line_items(tmp_path / "line_items.parquet", ids)
+    day = date(2026, 11, 5)
+    [expected] = summarize_aws_files([path], day, day)
+    target = tmp_path / "summary.csv"
+    source = "8c1ac4e5-0f8b-4a5e-9a34-7c1d5e0b9a11"
+    written = export_aws_summary([path], day, day, target, leading=(source, 42))
+    with target.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert written == len(rows) == 1
+    [row] = rows
+    assert row[:2] == [source, "42"]
+    exported = dict(zip(SUMMARY_COLUMNS, row[2:], strict=True))
+    summary = dict(zip(SUMMARY_COLUMNS, expected, strict=True))
+    assert _postgres_array(exported["resource_ids"]) == summary["resource_ids"]
+    assert exported["tags"] == summary["tags"]
+    assert Decimal(exported["unblended_cost"]) == summary["unblended_cost"]
+    assert exported["usage_start"] == "2026-11-05"
+    assert exported["resource_count"] == "4"
+
+
+def test_export_of_no_files_is_an_empty_file(tmp_path):
+    target = tmp_path / "summary.csv"
+    assert export_aws_summary([], PERIOD, PERIOD, target) == 0
+    assert target.read_bytes() == b""

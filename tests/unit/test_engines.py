@@ -39,7 +39,7 @@ def test_to_trino_keeps_question_marks(summary_query):
 
 def test_to_trino_keeps_group_by(summary_query):
     parsed = sqlglot.parse_one(to_trino(summary_query), read="trino")
-    assert len(parsed.args["group"].expressions) == 15
+    assert len(parsed.args["group"].expressions) == 14
 
 
 def test_to_trino_rejects_two_statements():

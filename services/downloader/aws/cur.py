@@ -3,15 +3,19 @@
 The conversion is one DuckDB statement over the report, read with every column as
 text so account ids keep their leading zeros; Parquet columns are cast to text
 first, and CUR 2.0 map columns become JSON text. Numbers become ``DECIMAL(38, 18)``:
-money is never a float. Checks run before the conversion writes anything: a header
-of no known dialect, a missing required column or an unreadable number or timestamp
-raises :class:`BadInputError` naming the file, the row and the column. Row numbers
-count lines of a CSV file (the header is line 1) and rows of a Parquet file from 1.
+money is never a float. The statement reads the report once and checks every value
+as it goes. A header of no known dialect, a missing required column or an
+unreadable number or timestamp raises :class:`BadInputError` naming the file, the
+row and the column. Finding that row takes a second, slower pass, which runs only on
+a file that failed. Row numbers count lines of a CSV file (the header is line 1) and
+rows of a Parquet file from 1.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
+import json
 import logging
 from dataclasses import dataclass
 from datetime import date
@@ -134,26 +138,39 @@ def _parquet_source(
         # stores costs as DOUBLE, and their text is the shortest repr of the double.
         nested = column_type.startswith(("MAP", "STRUCT")) or column_type.endswith("]")
         value = f"to_json({_quote(column_name)})" if nested else _quote(column_name)
-        selected.append(f"CAST({value} AS VARCHAR) AS {_quote(column_name)}")
+        text = f"CAST({value} AS VARCHAR)"
+        selected.append(f"{_blank_to_null(text)} AS {_quote(column_name)}")
     selected.append("file_row_number + 1 AS source_row")
     return header, f"SELECT {', '.join(selected)} FROM {reader}"
 
 
-def _csv_source(path: Path) -> str:
+def _csv_source(path: Path, *, numbered: bool) -> str:
+    """Return a query reading a CSV file as text, with the empty values as NULL.
+
+    ``numbered`` adds each row's line number as ``source_row``; numbering makes
+    DuckDB hold the whole file, so only the search for a bad row uses it.
+    """
+    empties = ", ".join(_literal(value) for value in _EMPTY_VALUES)
+    numbers = ", row_number() OVER () + 1 AS source_row" if numbered else ""
     return (
-        "SELECT *, row_number() OVER () + 1 AS source_row"
+        f"SELECT *{numbers}"
         f" FROM read_csv({_literal(str(path))}, all_varchar = true, header = true,"
-        " delim = ',', quote = '\"', escape = '\"', strict_mode = false)"
+        " delim = ',', quote = '\"', escape = '\"', strict_mode = false,"
+        f" nullstr = [{empties}])"
     )
 
 
 def _blank_to_null(expression: str) -> str:
     empties = ", ".join(_literal(value) for value in _EMPTY_VALUES)
-    return f"CASE WHEN trim({expression}) IN ({empties}) THEN NULL ELSE trim({expression}) END"
+    return f"CASE WHEN {expression} IN ({empties}) THEN NULL ELSE {expression} END"
 
 
 def _prefixed_columns_json(header: list[str], prefix: str) -> str:
-    """Fold the columns starting with ``prefix`` into a JSON object, dropping empties."""
+    """Fold the columns starting with ``prefix`` into a JSON object, dropping empties.
+
+    The object is written as text, keys sorted, in the compact form of DuckDB's
+    ``to_json``: ``{"env":"prod","team":"platform"}``.
+    """
     pairs = sorted(
         (column[len(prefix) :], column)
         for column in header
@@ -161,14 +178,13 @@ def _prefixed_columns_json(header: list[str], prefix: str) -> str:
     )
     if not pairs:
         return "'{}'"
-    entries = ", ".join(
-        f"{{'key': {_literal(key)}, 'value': {_quote(column)}}}"
+    members = ", ".join(
+        f"CASE WHEN {_quote(column)} IS NOT NULL THEN"
+        f" {_literal(json.dumps(key, ensure_ascii=False) + ':')}"
+        f" || to_json({_quote(column)})::VARCHAR END"
         for key, column in pairs
     )
-    return (
-        f"to_json(map_from_entries(list_filter([{entries}], "
-        f"lambda e: coalesce(trim(e.value), '') NOT IN ('', 'None'))))::VARCHAR"
-    )
+    return f"'{{' || concat_ws(',', {members}) || '}}'"
 
 
 def _map_column_json(column: str, key_prefix: str) -> str:
@@ -195,6 +211,33 @@ def _typed(value: str, kind: Kind) -> str:
     return value if kind is Kind.TEXT else f"CAST({value} AS {_SQL_TYPES[kind]})"
 
 
+# A usage date must be written out, starting with a YYYY-MM-DD date: DuckDB also
+# reads words such as 'epoch' and 'infinity' as timestamps.
+_DATE_PATTERN = "'^[0-9]{4}-[0-9]{2}-[0-9]{2}'"
+
+
+def _checked(value: str, column: Column, source: str) -> str:
+    """Return ``value`` typed for ``column``, failing the statement on a value it rejects.
+
+    A CAST of an unreadable number or timestamp fails by itself; the cases a CAST
+    accepts but a report must not hold call ``error()``.
+    """
+    rejected = f"{_literal(source)} || ' has an unreadable value'"
+    if column.kind is Kind.TIMESTAMP:
+        return (
+            f"CASE WHEN {value} IS NOT NULL AND NOT regexp_matches({value}, {_DATE_PATTERN})"
+            f" THEN error({rejected}) ELSE {_typed(value, column.kind)} END"
+        )
+    if column.kind is Kind.DECIMAL and column.required:
+        # A line without a usage start is kept (it moves to the billing period's
+        # first day), but a line without its cost is not a line item.
+        return (
+            f"CASE WHEN {value} IS NULL THEN error({rejected})"
+            f" ELSE {_typed(value, column.kind)} END"
+        )
+    return _typed(value, column.kind)
+
+
 def _resolve(header: list[str]) -> dict[str, str]:
     return {column.lower(): column for column in header}
 
@@ -209,7 +252,7 @@ def _select_list(
     for column in COLUMNS:
         source = present.get(source_name(column, dialect).lower())
         if source is not None:
-            value = _typed(_blank_to_null(_quote(source)), column.kind)
+            value = _checked(_quote(source), column, source)
         elif product_map is not None and column.cur2_map_key is not None:
             attribute = f"json_extract_string({_quote(product_map)}, {_literal('$.' + column.cur2_map_key)})"
             value = _typed(_blank_to_null(attribute), column.kind)
@@ -256,27 +299,20 @@ def _check_required_present(header: list[str], dialect: Dialect, name: str) -> N
 
 def _bad_value_test(column: Column, source: str) -> str:
     """Return a condition that is true on a row whose ``source`` value cannot be read."""
-    value = f"trim(coalesce({_quote(source)}, ''))"
-    empties = ", ".join(_literal(v) for v in _EMPTY_VALUES)
+    value = _quote(source)
     unreadable = f"TRY_CAST({value} AS {_SQL_TYPES[column.kind]}) IS NULL"
     if column.kind is Kind.TIMESTAMP:
-        # DuckDB also reads words such as 'epoch' and 'infinity' as timestamps; a
-        # usage date must be written out, starting with a YYYY-MM-DD date.
-        unreadable += (
-            f" OR NOT regexp_matches({value}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')"
-        )
-    test = f"({value} NOT IN ({empties}) AND ({unreadable}))"
-    # A line without a usage start is kept (it moves to the billing period's first
-    # day), but a line without its cost is not a line item.
+        unreadable += f" OR NOT regexp_matches({value}, {_DATE_PATTERN})"
+    test = f"({value} IS NOT NULL AND ({unreadable}))"
     if column.required and column.kind is Kind.DECIMAL:
-        test = f"({test} OR {value} = '')"
+        test = f"({test} OR {value} IS NULL)"
     return test
 
 
 def _check_values(
     conn: duckdb.DuckDBPyConnection, header: list[str], dialect: Dialect, name: str
 ) -> None:
-    """Raise on the first row with an unreadable number or timestamp, in one pass over the file."""
+    """Raise on the first row of view ``numbered_report`` with an unreadable number or timestamp."""
     present = _resolve(header)
     checks = [
         (column, present[source_name(column, dialect).lower()])
@@ -290,7 +326,7 @@ def _check_values(
     firsts = ", ".join(
         f"min(source_row) FILTER (WHERE {_bad_value_test(c, s)})" for c, s in checks
     )
-    found = conn.execute(f"SELECT {firsts} FROM report").fetchone() or ()
+    found = conn.execute(f"SELECT {firsts} FROM numbered_report").fetchone() or ()
     failures = [(row, index) for index, row in enumerate(found) if row is not None]
     if not failures:
         return
@@ -298,7 +334,7 @@ def _check_values(
     row, index = min(failures)
     column, source = checks[index]
     cell = conn.execute(
-        f"SELECT {_quote(source)} FROM report WHERE source_row = ?", [row]
+        f"SELECT {_quote(source)} FROM numbered_report WHERE source_row = ?", [row]
     ).fetchone()
     expected = (
         "an ISO 8601 timestamp such as 2025-01-01T00:00:00Z"
@@ -309,6 +345,11 @@ def _check_values(
         f"{name}: row {row}: column {source} has {cell[0] if cell else None!r}, "
         f"expected {expected}; fix the row or re-deliver the report"
     )
+
+
+@functools.cache
+def _amortized_cost() -> str:
+    return load_query("services.downloader.aws", "amortized_cost.sql")
 
 
 def charge_category_expression() -> str:
@@ -355,14 +396,17 @@ def convert_cur_report(
         conn.execute(f"SET temp_directory = {_literal(str(out_dir / 'spill'))}")
         if _is_parquet(path):
             header, source = _parquet_source(conn, path, name)
+            numbered = source
         else:
-            header, source = read_header(path, name), _csv_source(path)
+            header = read_header(path, name)
+            source = _csv_source(path, numbered=False)
+            numbered = _csv_source(path, numbered=True)
         dialect = detect_dialect(header, name)
         _check_required_present(header, dialect, name)
         selected, missing = _select_list(header, dialect, billing_period_start)
         conn.execute(f"CREATE TEMP VIEW report AS {source}")
-        _check_values(conn, header, dialect, name)
-        amortized = load_query("services.downloader.aws", "amortized_cost.sql")
+        conn.execute(f"CREATE TEMP VIEW numbered_report AS {numbered}")
+        amortized = _amortized_cost()
         conn.execute(
             "CREATE TEMP VIEW line_items AS SELECT *,"
             " CAST(coalesce(usage_start, CAST(billing_period_start AS TIMESTAMPTZ)) AS DATE)"
@@ -373,16 +417,18 @@ def convert_cur_report(
             f" FROM (SELECT {', '.join(selected)} FROM report)"
         )
         try:
-            conn.execute(
+            written = conn.execute(
                 "COPY (SELECT *, strftime(usage_date, '%Y-%m-%d') AS day_partition"
                 " FROM line_items) TO "
                 f"{_literal(str(out_dir / 'days'))}"
                 " (FORMAT parquet, PARTITION_BY (day_partition), OVERWRITE true,"
                 " FILENAME_PATTERN 'part_{i}')"
-            )
-        except duckdb.ConversionException as error:
+            ).fetchone()
+        except (duckdb.ConversionException, duckdb.InvalidInputException) as error:
+            # Find the first bad row for the message, then give DuckDB's words if
+            # the search finds none (a CSV the reader cannot split, say).
+            _check_values(conn, header, dialect, name)
             raise BadInputError(f"{name}: a value cannot be read: {error}") from error
-        count_row = conn.execute("SELECT count(*) FROM report").fetchone()
     except duckdb.InvalidInputException as error:
         raise BadInputError(f"{name}: the report cannot be parsed: {error}") from error
     finally:
@@ -392,7 +438,7 @@ def convert_cur_report(
             "report lacks optional columns; they are null in every line item",
             extra={"file": name, "dialect": str(dialect), "missing_columns": missing},
         )
-    rows = int(count_row[0]) if count_row else 0
+    rows = int(written[0]) if written else 0
     return ConversionResult(
         rows=rows,
         day_files=_collect_day_files(out_dir / "days"),

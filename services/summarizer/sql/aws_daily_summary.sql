@@ -6,6 +6,8 @@
 -- computes by the rule in services/downloader/aws/amortized_cost.sql.
 -- usage_date_missing groups apart the lines that had no usage start and were put
 -- on the billing period's first day.
+-- Resources are not a group key, as in Koku's table: each row lists its distinct
+-- resource ids, so one row stands for every resource of the same dimensions.
 SELECT
     usage_date AS usage_start,
     usage_date AS usage_end,
@@ -14,7 +16,6 @@ SELECT
     product_family,
     region,
     availability_zone,
-    resource_id,
     instance_type,
     line_item_type,
     charge_category,
@@ -23,6 +24,9 @@ SELECT
     currency_code,
     tags,
     cost_category,
+    coalesce(list_sort(list(DISTINCT resource_id) FILTER (WHERE resource_id IS NOT NULL)), [])
+        AS resource_ids,
+    COUNT(DISTINCT resource_id) AS resource_count,
     SUM(CASE WHEN line_item_type = 'SavingsPlanNegation' THEN 0 ELSE usage_amount END)
         AS usage_amount,
     SUM(unblended_cost) AS unblended_cost,
@@ -41,7 +45,6 @@ GROUP BY
     product_family,
     region,
     availability_zone,
-    resource_id,
     instance_type,
     line_item_type,
     charge_category,
