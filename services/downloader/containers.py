@@ -2,12 +2,13 @@
 
 The name of a file says little: copy tools rename, and AWS, Azure and GCP each pick
 their own suffixes. The first bytes decide: ``1F 8B`` is gzip, ``PK`` is zip and
-``PAR1`` is Parquet; anything else is read as plain CSV. Gzip is inflated as it
-streams in, so no size decision rests on the 32-bit length in its trailer.
+``PAR1`` is Parquet; anything else is read as plain CSV. Gzip is inflated block by
+block, so no size decision rests on the 32-bit length in its trailer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import zipfile
 import zlib
 from collections.abc import AsyncIterator
@@ -82,45 +83,42 @@ async def write_plain_csv(
     """Write the CSV inside a report object to ``target``; return the container found.
 
     A zip must hold exactly one member. Parquet is written unchanged to ``target``.
+    The object is saved as it arrives, then unpacked in a worker thread, so
+    inflating a large file never holds up the event loop.
     """
     raw_path = target.with_suffix(".download")
-    container: Container | None = None
-    gzip_stream: _GzipStream | None = None
-    head = b""
-    with target.open("wb") as out, raw_path.open("wb") as raw:
-        async for piece in chunks:
-            chunk = piece
-            if container is None:
-                # The magic bytes may arrive split over several chunks.
-                head += chunk
-                if len(head) < len(_ZIP_MAGIC):
-                    continue
-                chunk, head = head, b""
-                container = detect_container(chunk[:4])
-                if container is Container.GZIP:
-                    gzip_stream = _GzipStream(name)
-            if gzip_stream is not None:
-                out.write(gzip_stream.feed(chunk))
-            elif container is Container.PLAIN:
-                out.write(chunk)
-            else:
+    try:
+        with raw_path.open("wb") as raw:
+            async for chunk in chunks:
                 raw.write(chunk)
-        if container is None:
-            container = detect_container(head)
-            if container is Container.PLAIN:
-                out.write(head)
-            else:
-                raise BadInputError(
-                    f"{name}: the file ends after {len(head)} bytes; re-deliver the report"
-                )
-        if gzip_stream is not None:
-            out.write(gzip_stream.finish())
-    if container is Container.ZIP:
+        return await asyncio.to_thread(_unpack, raw_path, name, target)
+    finally:
+        raw_path.unlink(missing_ok=True)
+
+
+def _unpack(raw_path: Path, name: str, target: Path) -> Container:
+    with raw_path.open("rb") as raw:
+        head = raw.read(len(_ZIP_MAGIC))
+    container = detect_container(head)
+    if len(head) < len(_ZIP_MAGIC) and container is not Container.PLAIN:
+        raise BadInputError(
+            f"{name}: the file ends after {len(head)} bytes; re-deliver the report"
+        )
+    if container is Container.GZIP:
+        _inflate(raw_path, name, target)
+    elif container is Container.ZIP:
         _extract_single_member(raw_path, name, target)
-    elif container is Container.PARQUET:
+    else:
         raw_path.replace(target)
-    raw_path.unlink(missing_ok=True)
     return container
+
+
+def _inflate(archive: Path, name: str, target: Path) -> None:
+    stream = _GzipStream(name)
+    with archive.open("rb") as source, target.open("wb") as out:
+        while block := source.read(_COPY_CHUNK_BYTES):
+            out.write(stream.feed(block))
+        out.write(stream.finish())
 
 
 def _extract_single_member(archive: Path, name: str, target: Path) -> None:

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 CHECK_REPORT_UPDATES = "masu.celery.tasks.check_report_updates"
 SUMMARIZE_REPORTS = "masu.processor.tasks.summarize_reports"
 TASKS = (CHECK_REPORT_UPDATES, GET_REPORT_FILES)
+# Day files of one report uploaded at once.
+_UPLOAD_CONCURRENCY = 8
 
 
 async def check_report_updates(ctx: TaskContext, payload: CheckReportUpdates) -> None:
@@ -109,7 +111,9 @@ class ReportFileHandlers:
             ingest.convert, report_path, name, work / "parquet", context, ctx.settings
         )
         stem = name.split(".", 1)[0]
-        for day, path in result.day_files.items():
+        limit = asyncio.Semaphore(_UPLOAD_CONCURRENCY)
+
+        async def upload(day: date, path: Path) -> None:
             key = report_day_key(
                 payload.schema_name,
                 payload.provider_type,
@@ -119,7 +123,12 @@ class ReportFileHandlers:
                 context.assembly_id,
                 stem,
             )
-            await ctx.store.put_file(ctx.settings.COSTPIPE_DATA_BUCKET, key, path)
+            async with limit:
+                await ctx.store.put_file(ctx.settings.COSTPIPE_DATA_BUCKET, key, path)
+
+        await asyncio.gather(
+            *(upload(day, path) for day, path in result.day_files.items())
+        )
         metrics.REPORT_ROWS.labels(provider_type=payload.provider_type).inc(result.rows)
         days = sorted(result.day_files)
         async with ctx.effects() as conn:
