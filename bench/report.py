@@ -631,6 +631,10 @@ an AWS CUR month:
   writes Parquet per chunk and builds the daily summary with a pandas group-by, with one
   worker process per core. Its summary is checked the same way.
 
+After the AWS sizes it times an OpenShift cluster month at two sizes, from the operator
+upload to the usage summary and the cost-model run on its own; see
+[OpenShift](#openshift).
+
 `bench/run.py --help` lists the options (sizes, repeats, time budget, probe size); the
 raw figures of each run are kept as JSON in `bench/data/`.
 """
@@ -642,10 +646,44 @@ NOISE_NOTE = (
 )
 
 OPENSHIFT_NOTE = (
-    "Not measured yet: the benchmark covers AWS CUR only. costpipe ingests OpenShift"
-    " operator uploads, but OpenShift on cloud is not built (`costpipe tasks` lists"
-    " `update_openshift_on_cloud` as not built), so an OpenShift benchmark would time only"
-    " part of the path."
+    "`bench/ocp.py` runs an OpenShift cluster month through the services as `make run`"
+    " starts them, started fresh for each size, with a fresh tenant, source and cost model"
+    " per run. It measures two things at each size:"
+)
+
+OPENSHIFT_MEASUREMENTS = """\
+- **upload to summary**: the payload is already in the S3 server. The clock runs from the
+  announcement on the upload topic until the payload's manifest is `complete` in
+  `costpipe.manifests` (polled every 0.2 s). The summarizer completes it after writing the
+  month's rows of `reporting_ocpusagelineitem_daily_summary`. Each run is then checked: per
+  usage day, the summary's pod and storage line items must equal the report rows, and its
+  CPU core-hours, memory GiB-hours and claim usage GiB-months the Decimal sums of the CSV
+  files (within a relative 1e-9, because the summary sums float64 values).
+- **cost-model run**: `masu.processor.tasks.update_cost_model_costs` for the whole month
+  through the costmodel service's `POST /tasks`, timed until its event id is in
+  `costpipe.processed_events`. The tenant gets its cost model only once the cost-model run
+  that the summary requests has finished, so that run prices nothing and the timed runs
+  start on an idle service. Each run is then checked to the cent: per day, each cost kind of
+  `reporting_ocp_cost_daily` against the rates applied to the Decimal sums (usage rates on
+  the larger of each node's capacity and its pods' usage, because idle capacity is charged
+  to `Worker unallocated`), and the distributed rows must net to zero, so that the
+  cluster's total is the same before and after distribution."""
+
+OPENSHIFT_LIMIT_NOTE = (
+    "OpenShift on cloud is not built (`costpipe tasks` lists `update_openshift_on_cloud` as"
+    " not built), so these figures cover the OpenShift-only path: upload, usage summary and"
+    " cost model."
+)
+
+OPENSHIFT_DATA_NOTE = (
+    "`bench/ocp_data.py` has `koku-nise` write one month of a fixed cluster from a static"
+    " report file, so every pod and claim has a row in every hour, into `bench/data/` once."
+    " A size repeats that month `copies` times (the requested pod rows over the month's,"
+    " rounded): copy c appends `-c<c>` to every node, namespace, pod, claim, volume and"
+    " resource id, so copies are new nodes and projects of the same cluster. The pod,"
+    " storage, node-label and namespace-label files are packed as one operator payload"
+    " (a tar.gz with `manifest.json`). The Decimal sums come from reading the CSV files"
+    " with Python's `csv`, which shares no code with the pipeline."
 )
 
 DATA_NOTE = (
@@ -666,6 +704,133 @@ RATIO_NOTE = (
 )
 
 
+def _openshift_setup(part: dict[str, Any]) -> str:
+    cluster, model = part["cluster"], part["cost_model"]
+    rates = ", ".join(
+        f"`{metric}` {value} USD ({cost_type.lower()})"
+        for metric, cost_type, value in model["rates"]
+    )
+    return (
+        f"The nise cluster month has {cluster['nodes']} nodes ({cluster['cores']} cores),"
+        f" {cluster['pods']} pods in {cluster['namespaces']} namespaces and"
+        f" {cluster['claims']} claims. The cost model has the rates {rates}, a"
+        f" {model['markup_percent']}% markup, and distributes platform, worker-unallocated"
+        " and storage-unattributed cost to user projects by CPU usage."
+    )
+
+
+def _openshift_runs(results: dict[str, Any], part: dict[str, Any]) -> str:
+    skipped = "; ".join(
+        f"{_rows(size['pod_rows'])} pod rows: "
+        + ", ".join(f"{count} {kind}" for kind, count in size["skipped"].items())
+        for size in part["sizes"]
+        if size.get("skipped")
+    )
+    text = (
+        f"Target {part['repeats']} runs of each measurement per size, within"
+        f" {part['budget_minutes']:g} min of the run's budget. Runs left out because they"
+        f" would not fit: {skipped or 'none'}."
+    )
+    facts = results.get("openshift_facts")
+    if facts:
+        load = " / ".join(f"{v:.2f}" for v in facts["load_start"])
+        text += (
+            f" These figures come from a separate run: {facts['date']}, commit"
+            f" {facts['commit']}, `.venv/bin/python {facts['command']}`, load average"
+            f" {load} at its start."
+        )
+    return text
+
+
+def _openshift_table(part: dict[str, Any]) -> list[str]:
+    lines = [
+        "| pod rows | storage rows | copies | nodes | summary rows | cost rows | measurement"
+        " | median s | min s | max s | runs | rows/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size in part["sizes"]:
+        summary, cost = size["summary"]["seconds"], size["cost_model"]["seconds"]
+        report_rows = size["pod_rows"] + size["storage_rows"]
+        lines += [
+            f"| {_rows(size['pod_rows'])} | {_rows(size['storage_rows'])} | {size['copies']}"
+            f" | {size['nodes']} | {_rows(size['summary_rows'])} | {_rows(size['cost_rows'])}"
+            f" | upload to summary | {_spread(summary)} | {_rate(report_rows, summary['median'])} |",
+            f"| | | | | | | cost-model run | {_spread(cost)}"
+            f" | {_rate(size['summary_rows'], cost['median'])} |",
+        ]
+    return lines
+
+
+def _openshift_stages(part: dict[str, Any]) -> list[str]:
+    names = list(part["sizes"][0]["summary"]["stages"])
+    lines = [
+        "| pod rows | "
+        + " | ".join(names)
+        + " | cost-model run after the summary, without a cost model"
+        " | load average (1 min) at start, end |",
+        "|---|" + "---|" * (len(names) + 2),
+    ]
+    for size in part["sizes"]:
+        stages = size["summary"]["stages"]
+        after = [s for s in size["summary"]["automatic_cost_seconds"] if s is not None]
+        cells = [_seconds(stages[name]["median"]) for name in names]
+        cells.append(_seconds(statistics.median(after)) if after else "")
+        cells.append(f"{size['load_start'][0]:.2f}, {size['load_end'][0]:.2f}")
+        lines.append(f"| {_rows(size['pod_rows'])} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _openshift_memory(part: dict[str, Any]) -> list[str]:
+    sizes = part["sizes"]
+    names = sorted({name for size in sizes for name in size["service_peak_rss"]})
+    lines = [
+        "| pod rows | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for size in sizes:
+        cells = [_bytes(size["service_peak_rss"].get(name, 0)) for name in names]
+        lines.append(f"| {_rows(size['pod_rows'])} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _openshift_section(results: dict[str, Any]) -> list[str]:
+    """Render the OpenShift part, or say that this run did not measure it."""
+    part = results.get("openshift") or {}
+    if not part.get("sizes"):
+        return ["Not measured in this run.", "", OPENSHIFT_LIMIT_NOTE, ""]
+    return [
+        OPENSHIFT_NOTE,
+        "",
+        OPENSHIFT_MEASUREMENTS,
+        "",
+        OPENSHIFT_LIMIT_NOTE,
+        "",
+        _openshift_setup(part),
+        "",
+        _openshift_runs(results, part),
+        "",
+        "Rows/s counts the pod and storage report rows for the summary, and the summary"
+        " rows that the cost-model run reads and prices.",
+        "",
+        *_openshift_table(part),
+        "",
+        "Where the upload-to-summary time goes (median seconds, from the manifest's"
+        " timestamps), and how long the cost-model run that the summary requests took"
+        " after the summary was complete, its check included:",
+        "",
+        *_openshift_stages(part),
+        "",
+        "Peak RSS (VmHWM) of each costpipe service process, started fresh for each size:",
+        "",
+        *_openshift_memory(part),
+        "",
+        "### How the OpenShift data is made",
+        "",
+        OPENSHIFT_DATA_NOTE,
+        "",
+    ]
+
+
 def _targets_table(targets: list[dict[str, Any]]) -> list[str]:
     lines = ["| target | measured | result |", "|---|---|---|"]
     for target in targets:
@@ -675,12 +840,8 @@ def _targets_table(targets: list[dict[str, Any]]) -> list[str]:
 
 
 def write_page(results: dict[str, Any], out: Path) -> None:
-    """Write the Markdown page to ``out`` and its plot beside it, as ``<stem>.png``."""
+    """Write the Markdown page to ``out`` and, with AWS sizes, its plot as ``<stem>.png``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    plot_path = out.with_suffix(".png")
-    _plot(results, plot_path)
-    targets = evaluate_targets(results)
-
     lines = [
         INTRO,
         "## Run",
@@ -689,6 +850,26 @@ def write_page(results: dict[str, Any], out: Path) -> None:
         "",
         NOISE_NOTE,
         "",
+    ]
+    if results.get("sizes"):
+        lines += _aws_sections(results, out)
+    else:
+        lines += ["## AWS", "", "Not measured in this run.", ""]
+    lines += [
+        "## OpenShift",
+        "",
+        *_openshift_section(results),
+    ]
+    if results.get("sizes"):
+        lines += ["## How the data is made", "", DATA_NOTE, ""]
+    out.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _aws_sections(results: dict[str, Any], out: Path) -> list[str]:
+    plot_path = out.with_suffix(".png")
+    _plot(results, plot_path)
+    targets = evaluate_targets(results)
+    lines = [
         "## Targets",
         "",
         *_targets_table(targets),
@@ -703,7 +884,8 @@ def write_page(results: dict[str, Any], out: Path) -> None:
     ]
     for size in results["sizes"]:
         lines += _size_section(size)
-    lines += [
+    return [
+        *lines,
         "## Memory",
         "",
         *_memory_section(results),
@@ -714,13 +896,4 @@ def write_page(results: dict[str, Any], out: Path) -> None:
         "",
         f"![Time and peak memory against rows]({os.path.relpath(plot_path, out.parent)})",
         "",
-        "## OpenShift",
-        "",
-        OPENSHIFT_NOTE,
-        "",
-        "## How the data is made",
-        "",
-        DATA_NOTE,
-        "",
     ]
-    out.write_text("\n".join(lines), encoding="utf-8")

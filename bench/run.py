@@ -8,6 +8,11 @@ koku-nise month scaled up), then measures on the same files in the same run:
   manifest is complete, then re-summarising one day and the whole month;
 - baseline: bench/baseline.py, pandas in 200,000-row chunks as Koku processes CUR.
 
+Then, for each OpenShift size (bench/ocp_data.py: a koku-nise cluster month scaled up),
+it times an operator upload until the usage summary is complete and the cost-model run
+on its own (bench/ocp.py). ``--sizes ''`` measures only OpenShift, ``--openshift-sizes ''``
+only AWS.
+
 It writes the results page (``--out``) with a plot beside it, and the raw figures as
 JSON under the data folder. ``--from-results FILE`` rewrites the page from such a file.
 """
@@ -22,6 +27,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
@@ -31,16 +37,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench import data, report
-from bench.measure import load_average, machine_facts
-from bench.pipeline import CostpipeBench
-from bench.suite import SizePlan, measure_size
-from services import launcher
+# These imports need the repository root on sys.path when run as a script.
+from bench import data, ocp, ocp_data, report  # noqa: E402
+from bench.measure import load_average, machine_facts  # noqa: E402
+from bench.pipeline import CostpipeBench  # noqa: E402
+from bench.suite import SizePlan, measure_size  # noqa: E402
+from services import launcher  # noqa: E402
 
 log = logging.getLogger("bench")
 
-STACK_DIR = REPO_ROOT / ".stack" / "bench"
+DEFAULT_STACK_DIR = REPO_ROOT / ".stack" / "bench"
 DEFAULT_SIZES = "250000,1000000,2000000"
+DEFAULT_OPENSHIFT_SIZES = "100000,400000"
+DEFAULT_OUT = REPO_ROOT / "docs" / "benchmarks.md"
 SPEEDUP_SIZE = 1_000_000
 # Each size's share of the budget counts this many rows on top of its own, for the
 # fixed costs (service start, uploads, polling) that do not scale with rows.
@@ -55,6 +64,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated CUR row counts (default {DEFAULT_SIZES})",
     )
     parser.add_argument(
+        "--openshift-sizes",
+        default=DEFAULT_OPENSHIFT_SIZES,
+        help="comma-separated OpenShift pod-row counts, each rounded to whole copies of"
+        f" the nise cluster month; empty for none (default {DEFAULT_OPENSHIFT_SIZES})",
+    )
+    parser.add_argument(
         "--repeats",
         type=int,
         default=3,
@@ -63,8 +78,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--budget-minutes",
         type=float,
-        default=25.0,
-        help="soft limit of the whole run; repeats that would not fit are skipped (default 25)",
+        default=29.0,
+        help="soft limit of the whole run in minutes; repeats that would not fit are"
+        " skipped (default 29)",
+    )
+    parser.add_argument(
+        "--openshift-minutes",
+        type=float,
+        default=4.5,
+        help="minutes of --budget-minutes kept for the OpenShift sizes, which may use"
+        " no more; the AWS sizes share the rest (default 4.5)",
     )
     parser.add_argument(
         "--probe-rows",
@@ -74,8 +97,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out",
         type=Path,
-        default=REPO_ROOT / "docs" / "benchmarks.md",
-        help="results page to write",
+        help="results page to write (default docs/benchmarks.md; a run without AWS"
+        " sizes writes no page unless this is given)",
     )
     parser.add_argument(
         "--data-dir",
@@ -95,6 +118,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="skip the single-run timings of costpipe's steps",
     )
     parser.add_argument(
+        "--stack-dir",
+        type=Path,
+        default=DEFAULT_STACK_DIR,
+        help="state folder of the local stack the run starts and purges"
+        " (default .stack/bench)",
+    )
+    parser.add_argument(
         "--keep-stack",
         action="store_true",
         help="leave the local stack and its data running afterwards",
@@ -102,17 +132,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--from-results",
         type=Path,
-        help="rewrite the page from this results JSON without measuring",
+        nargs="+",
+        metavar="FILE",
+        help="rewrite the page from results JSON without measuring; with several"
+        " files, the AWS part comes from the last one that has AWS sizes and the"
+        " OpenShift part from the last one that has OpenShift sizes",
     )
     args = parser.parse_args(argv)
-    try:
-        args.sizes = [
-            int(size.replace("_", "")) for size in args.sizes.split(",") if size.strip()
-        ]
-    except ValueError:
-        parser.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
-    if not args.sizes or min(args.sizes) < 1:
-        parser.error("--sizes needs at least one positive row count")
+    for option in ("sizes", "openshift_sizes"):
+        text = getattr(args, option)
+        flag = "--" + option.replace("_", "-")
+        try:
+            counts = [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
+        except ValueError:
+            parser.error(f"{flag} must be comma-separated integers, got {text!r}")
+        if counts and min(counts) < 1:
+            parser.error(f"{flag} must be positive row counts, got {text!r}")
+        setattr(args, option, counts)
+    if not args.sizes and not args.openshift_sizes and not args.from_results:
+        parser.error(
+            "--sizes and --openshift-sizes are both empty; give at least one size"
+        )
+    if args.openshift_sizes and not 0 < args.openshift_minutes < args.budget_minutes:
+        parser.error(
+            "--openshift-minutes must be above 0 and below --budget-minutes,"
+            f" got {args.openshift_minutes} of {args.budget_minutes}"
+        )
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     if args.probe_rows is not None and args.probe_rows not in args.sizes:
@@ -127,8 +172,8 @@ def command_line(argv: list[str] | None) -> str:
 
 def _git(*args: str) -> str:
     """Return the output of a git command in the repository, with trailing blanks removed."""
-    completed = subprocess.run(
-        ["git", *args],
+    completed = subprocess.run(  # noqa: S603 - git with the benchmark's own arguments
+        ["git", *args],  # noqa: S607 - git from PATH, as a developer runs it
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -162,15 +207,15 @@ def run_facts(argv: list[str] | None) -> dict[str, Any]:
     }
 
 
-def stop_stack(purge: bool) -> None:
+def stop_stack(stack_dir: Path, purge: bool) -> None:
     command = [
         sys.executable,
         str(launcher.STACK_SCRIPT),
         "stop",
         *(["--purge"] if purge else []),
     ]
-    subprocess.run(
-        command, check=False, env={**os.environ, "COSTPIPE_STACK_DIR": str(STACK_DIR)}
+    subprocess.run(  # noqa: S603 - the repository's stack script
+        command, check=False, env={**os.environ, "COSTPIPE_STACK_DIR": str(stack_dir)}
     )
 
 
@@ -186,11 +231,14 @@ async def measure(
 ) -> dict[str, Any]:
     """Prepare the report files, start the stack and measure every size in order.
 
-    The results so far are written to ``results_path`` after each size, so a failed
-    run keeps what it measured.
+    The AWS sizes come first and share the budget less ``--openshift-minutes``; the
+    OpenShift sizes follow with what is left, but no more than that. The results so
+    far are written to ``results_path`` after each size, so a failed run keeps what
+    it measured.
     """
     started = time.monotonic()
     budget_end = started + args.budget_minutes * 60
+    reserve_s = args.openshift_minutes * 60 if args.openshift_sizes else 0.0
     results: dict[str, Any] = {
         "facts": facts,
         "sizes": [],
@@ -198,20 +246,72 @@ async def measure(
         "budget_minutes": args.budget_minutes,
     }
 
-    nise = data.nise_month(args.data_dir)
-    months = {size: data.scaled_month(nise, size, args.data_dir) for size in args.sizes}
-    results["nise_month"] = nise.billing_period_start.isoformat()
+    months = {}
+    if args.sizes:
+        nise = data.nise_month(args.data_dir)
+        months = {
+            size: data.scaled_month(nise, size, args.data_dir) for size in args.sizes
+        }
+        results["nise_month"] = nise.billing_period_start.isoformat()
+    clusters = ocp_data.prepare_clusters(args.data_dir, args.openshift_sizes)
     results["data_seconds"] = time.monotonic() - started
     log.info("report files ready after %.0f s", results["data_seconds"])
 
-    os.environ["COSTPIPE_STACK_DIR"] = str(STACK_DIR)
-    stop_stack(purge=True)
+    def save() -> None:
+        results_path.write_text(
+            json.dumps(results, indent=1, default=str), encoding="utf-8"
+        )
+
+    os.environ["COSTPIPE_STACK_DIR"] = str(args.stack_dir)
+    stop_stack(args.stack_dir, purge=True)
     env = launcher.start_stack()
+    try:
+        if args.sizes:
+            await measure_aws(args, months, env, budget_end - reserve_s, results, save)
+        if clusters:
+            results["openshift"] = {
+                "budget_minutes": args.openshift_minutes,
+                "repeats": args.repeats,
+                **ocp_data.describe_benchmark(),
+                "sizes": [],
+            }
+            ocp_end = min(budget_end, time.monotonic() + reserve_s)
+
+            def save_openshift(measured: list[dict[str, Any]]) -> None:
+                results["openshift"]["sizes"] = measured
+                save()
+
+            await ocp.measure_openshift(
+                [clusters[size] for size in args.openshift_sizes],
+                env,
+                args.data_dir / "run",
+                timeout_s=args.timeout,
+                repeats=args.repeats,
+                budget_end=ocp_end,
+                on_size=save_openshift,
+            )
+    finally:
+        if not args.keep_stack:
+            stop_stack(args.stack_dir, purge=True)
+
+    results["facts"]["load_end"] = load_average()
+    results["wall_seconds"] = time.monotonic() - started
+    return results
+
+
+async def measure_aws(
+    args: argparse.Namespace,
+    months: dict[int, data.ScaledMonth],
+    env: dict[str, str],
+    budget_end: float,
+    results: dict[str, Any],
+    save: Callable[[], None],
+) -> None:
+    """Measure every AWS size in order on the running stack, saving after each."""
     bench = CostpipeBench(env, args.data_dir / "run", args.timeout)
     baseline_rows = SPEEDUP_SIZE if SPEEDUP_SIZE in args.sizes else min(args.sizes)
     probe_rows = args.probe_rows or baseline_rows
     rates: dict[str, float] = {}
-
     try:
         await bench.open()
         for index, size in enumerate(args.sizes):
@@ -228,17 +328,25 @@ async def measure(
             )
             rates = {**rates, **size_rates}
             results["sizes"].append(measured)
-            results_path.write_text(
-                json.dumps(results, indent=1, default=str), encoding="utf-8"
-            )
+            save()
     finally:
         await bench.close()
-        if not args.keep_stack:
-            stop_stack(purge=True)
 
-    results["facts"]["load_end"] = load_average()
-    results["wall_seconds"] = time.monotonic() - started
-    return results
+
+def merge_results(files: list[Path]) -> dict[str, Any]:
+    """Return one results dict from several results JSON files.
+
+    The AWS part (facts and sizes) is the last file's that has AWS sizes, the
+    OpenShift part the last file's that has OpenShift sizes.
+    """
+    loaded = [json.loads(path.read_text(encoding="utf-8")) for path in files]
+    with_aws = [r for r in loaded if r.get("sizes")] or loaded
+    merged = dict(with_aws[-1])
+    with_openshift = [r for r in loaded if r.get("openshift", {}).get("sizes")]
+    if with_openshift:
+        merged["openshift"] = with_openshift[-1]["openshift"]
+        merged["openshift_facts"] = with_openshift[-1]["facts"]
+    return merged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     args = parse_args(argv)
     if args.from_results:
-        results = json.loads(args.from_results.read_text(encoding="utf-8"))
+        results = merge_results(args.from_results)
+        source = " ".join(str(path) for path in args.from_results)
     else:
         args.data_dir.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -258,10 +367,19 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(results, indent=1, default=str), encoding="utf-8"
         )
         log.info("raw results in %s", results_path)
-    report.write_page(results, args.out)
+        source = str(results_path)
+    if args.out is None and not results.get("sizes"):
+        log.info(
+            "the results have no AWS sizes, so no page is written; pass --out FILE,"
+            " or merge them with AWS results: --from-results AWS_RESULTS.json %s",
+            source,
+        )
+        return 0
+    out = args.out or DEFAULT_OUT
+    report.write_page(results, out)
     log.info(
         "results page written to %s after %s",
-        args.out,
+        out,
         timedelta(seconds=round(results.get("wall_seconds", 0))),
     )
     return 0
