@@ -1,21 +1,22 @@
 """The OpenShift part of the benchmark: summary and cost-model runs of a cluster month.
 
-For each size (``bench.ocp_data`` prepares the payloads) the services start fresh,
-as ``make run`` starts them, and each run uses a fresh tenant with its own
-OpenShift source and the cost model of ``COST_MODEL_RATES`` (markup and the
-distribution of platform, worker and storage overhead on):
+``bench.ocp_data`` prepares the payload of each size. The services start fresh for
+each size, as ``make run`` starts them. Each summary run registers a fresh tenant
+with its own OpenShift source, which gets the cost model of ``COST_MODEL_RATES``
+(with markup and distribution of platform, worker and storage overhead) after
+its summary. Two things are timed:
 
 - summary: from the announcement on the upload topic until the payload's manifest
   is ``complete`` in ``costpipe.manifests`` (polled every 0.2 s). The summarizer
   completes it once the month's rows of ``reporting_ocpusagelineitem_daily_summary``
   are written. Then the summary is checked against the files, and the run waits
-  for the ``update_cost_model_costs`` that the summary requests;
+  for the ``update_cost_model_costs`` that the summary requests.
 - cost model: ``update_cost_model_costs`` for the whole month through the costmodel
   service's ``POST /tasks``, timed until its event id is in
   ``costpipe.processed_events``, then the costs are checked.
 
 A failed check raises ``MismatchError``. The first summary and cost-model run of a
-size always run; repeats run while their last duration fits the size's share of
+size always run. Repeats run while their last duration fits the size's share of
 the budget.
 """
 

@@ -10,10 +10,10 @@ volume handle, so each copy is another set of nodes and projects of the same
 cluster. Platform namespaces keep their ``openshift-``/``kube-`` prefix.
 
 Each scaled month is packed once as an operator payload (a tar.gz with
-``manifest.json``) and cached with a JSON sidecar of its figures per usage day,
-read from the CSV files with ``csv`` and ``Decimal``, sharing no code with the
-pipeline. ``summary_differences`` and ``cost_differences`` compare the pipeline's
-results with them.
+``manifest.json``). A JSON sidecar caches its figures per usage day, which
+``read_figures`` sums from the CSV files with ``csv`` and ``Decimal`` and no
+pipeline code. ``summary_differences`` and ``cost_differences`` compare the
+pipeline's results with them.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ __all__ = [
     "cluster_spec",
     "copies_for",
     "cost_differences",
+    "describe_benchmark",
     "expected_costs",
     "prepare_clusters",
     "read_figures",
@@ -62,7 +63,7 @@ CENT = Decimal("0.01")
 HOUR_S = Decimal(3600)
 GIB = Decimal(2**30)
 # The summary sums float64 values, so its quantities may differ from the exact
-# Decimal sums in the last digits; this relative difference still counts as equal.
+# Decimal sums in the last digits. A relative difference up to this counts as equal.
 RELATIVE_TOLERANCE = Decimal("1e-9")
 _GZIP_LEVEL = 6
 
@@ -75,7 +76,7 @@ REPORT_FILES = {
 }
 POD_FILE = "pod_usage.csv"
 STORAGE_FILE = "storage_usage.csv"
-# Columns that name a resource, per report file; copies append -c<copy> to them.
+# Columns that name a resource, per report file. Copies append -c<copy> to them.
 RENAMED_COLUMNS = {
     "pod_usage.csv": ("node", "namespace", "pod", "resource_id"),
     "storage_usage.csv": (
@@ -91,7 +92,7 @@ RENAMED_COLUMNS = {
 }
 
 # The benchmark's cost model: (metric, cost kind in reporting_ocp_cost_daily,
-# cost type, USD). Usage rates price core-hours, GiB-hours and GiB-months; the
+# cost type, USD). Usage rates price core-hours, GiB-hours and GiB-months. The
 # monthly rates are per node, per cluster and per claim for a whole month.
 COST_MODEL_RATES = (
     ("cpu_core_usage_per_hour", "cpu", "Supplementary", "0.05"),
@@ -248,6 +249,7 @@ def _generate_nise_cluster(data_dir: Path, month: date) -> NiseCluster:
     shutil.rmtree(folder, ignore_errors=True)
     work = folder / "nise"
     work.mkdir(parents=True)
+
     # YAML is a superset of JSON, so nise reads the spec written as JSON.
     spec = work / "cluster.yml"
     spec.write_text(
@@ -263,6 +265,7 @@ def _generate_nise_cluster(data_dir: Path, month: date) -> NiseCluster:
     )
     # koku-nise installed beside this interpreter, with fixed arguments.
     subprocess.run(command, check=True, cwd=work, stdout=subprocess.DEVNULL)  # noqa: S603
+
     month_name = f"{calendar.month_name[month.month]}-{month.year}"
     files = {}
     for marker, name in REPORT_FILES.items():
@@ -272,6 +275,7 @@ def _generate_nise_cluster(data_dir: Path, month: date) -> NiseCluster:
             raise RuntimeError(f"koku-nise wrote no {marker} file in {work}")
         files[name] = folder / name
         _concatenate(parts, files[name])
+
     shutil.rmtree(work)
     (folder / "complete").write_text(month.isoformat(), encoding="utf-8")
     return NiseCluster(folder, month, files)
@@ -570,6 +574,34 @@ def cost_differences(
     return wrong
 
 
+def describe_benchmark() -> dict[str, Any]:
+    """Return the base cluster's shape and the cost model, for the results JSON."""
+    nodes = cluster_spec(date(2000, 1, 1), date(2000, 2, 1))["generators"][0][
+        "OCPGenerator"
+    ]["nodes"]
+    namespaces = [ns for node in nodes for ns in node["namespaces"].values()]
+    return {
+        "cluster": {
+            "nodes": len(nodes),
+            "cores": sum(node["cpu_cores"] for node in nodes),
+            "namespaces": len(namespaces),
+            "pods": sum(len(ns["pods"]) for ns in namespaces),
+            "claims": sum(
+                len(volume["volume_claims"])
+                for ns in namespaces
+                for volume in ns.get("volumes", [])
+            ),
+        },
+        "cost_model": {
+            "rates": [
+                [metric, cost_type, value]
+                for metric, _, cost_type, value in COST_MODEL_RATES
+            ],
+            "markup_percent": str(MARKUP_PERCENT),
+        },
+    }
+
+
 # --- the scaled month ---------------------------------------------------------------
 
 
@@ -598,6 +630,8 @@ class ScaledCluster:
 
 def prepare_clusters(data_dir: Path, pod_rows: list[int]) -> dict[int, ScaledCluster]:
     """Return the scaled cluster of each requested pod-row count, writing the missing ones."""
+    if not pod_rows:
+        return {}
     nise = nise_cluster(data_dir)
     base_rows = _count_rows(nise.files[POD_FILE])
     return {

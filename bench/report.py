@@ -631,8 +631,8 @@ an AWS CUR month:
   writes Parquet per chunk and builds the daily summary with a pandas group-by, with one
   worker process per core. Its summary is checked the same way.
 
-After the AWS sizes it times an OpenShift cluster month at two sizes, from the operator
-upload to the usage summary and the cost-model run on its own; see
+After the AWS sizes it times an OpenShift cluster month at two sizes: from the operator
+upload to the usage summary, and the cost-model run on its own. See
 [OpenShift](#openshift).
 
 `bench/run.py --help` lists the options (sizes, repeats, time budget, probe size); the
@@ -794,7 +794,7 @@ def _openshift_memory(part: dict[str, Any]) -> list[str]:
 
 
 def _openshift_section(results: dict[str, Any]) -> list[str]:
-    """Render the OpenShift part, or say that this run did not measure it."""
+    """Render the OpenShift part, or a note that this run did not measure it."""
     part = results.get("openshift") or {}
     if not part.get("sizes"):
         return ["Not measured in this run.", "", OPENSHIFT_LIMIT_NOTE, ""]

@@ -97,8 +97,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out",
         type=Path,
-        help="results page to write (default docs/benchmarks.md; a run without AWS"
-        " sizes writes no page unless this is given)",
+        help="results page to write (default docs/benchmarks.md). A run without AWS"
+        " sizes writes no page unless this is given.",
     )
     parser.add_argument(
         "--data-dir",
@@ -231,7 +231,7 @@ async def measure(
 ) -> dict[str, Any]:
     """Prepare the report files, start the stack and measure every size in order.
 
-    The AWS sizes come first and share the budget less ``--openshift-minutes``; the
+    The AWS sizes come first and share the budget less ``--openshift-minutes``. The
     OpenShift sizes follow with what is left, but no more than that. The results so
     far are written to ``results_path`` after each size, so a failed run keeps what
     it measured.

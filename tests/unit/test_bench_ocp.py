@@ -124,7 +124,7 @@ def test_scale_rows_renames_only_resource_columns() -> None:
     assert scaled[2][5:] == rows[0][5:]
 
 
-def test_scaled_cpu_hours_are_copies_times_base(tmp_path: Path) -> None:
+def test_scaled_totals_are_copies_times_base(tmp_path: Path) -> None:
     base = tmp_path / "base"
     big = tmp_path / "big"
     base.mkdir()
@@ -276,8 +276,10 @@ def test_cost_check_catches_wrong_rate() -> None:
 
 
 def test_size_deadline_shares_budget_by_rows() -> None:
+    fixed = ocp.FIXED_SHARE_ROWS
     first = ocp.size_deadline(1000.0, 100_000, [100_000, 400_000], now=0.0)
-    assert first == pytest.approx(1000.0 * 200_000 / 700_000)
+    share = (100_000 + fixed) / (500_000 + 2 * fixed)
+    assert first == pytest.approx(1000.0 * share)
     last = ocp.size_deadline(1000.0, 400_000, [400_000], now=500.0)
     assert last == pytest.approx(1000.0)
 
