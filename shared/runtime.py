@@ -27,6 +27,7 @@ from typing import Any
 
 import asyncpg
 import faust
+from mode import BaseSignalT
 from pydantic import ValidationError
 
 from shared import db, metrics
@@ -143,12 +144,16 @@ class TaskContext:
 
 def create_faust_app(service: str, settings: Settings) -> faust.App:
     """Return a faust app tuned for fast group joins and at-least-once delivery."""
-    return faust.App(
+    # faust creates its data folder without parents, so the work folder's
+    # ``faust`` folder must exist first.
+    datadir_parent = settings.COSTPIPE_WORK_DIR / "faust"
+    datadir_parent.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
         f"{settings.COSTPIPE_TOPIC_PREFIX}-{service}",
         broker=f"kafka://{settings.KAFKA_BOOTSTRAP_SERVERS}",
         store="memory://",
         # faust keeps table metadata in a folder of its own; keep it out of the cwd.
-        datadir=str(settings.COSTPIPE_WORK_DIR / "faust" / "{conf.name}"),
+        datadir=str(datadir_parent / "{conf.name}"),
         web_enabled=False,
         topic_partitions=settings.COSTPIPE_TOPIC_PARTITIONS,
         topic_replication_factor=1,
@@ -163,6 +168,25 @@ def create_faust_app(service: str, settings: Settings) -> faust.App:
         processing_guarantee="at_least_once",
         stream_wait_empty=False,
     )
+    app.on_rebalance_complete.connect(_stop_flow_until_seek)
+    return app
+
+
+def _stop_flow_until_seek(
+    app: faust.App, /, *_: Any, signal: BaseSignalT[Any], **__: Any
+) -> None:
+    """Stop the consumer flow until faust has sought to the committed offsets.
+
+    faust-streaming 0.15.3 sends ``on_rebalance_complete`` when table recovery
+    ends (without tables, right after an assignment). Next it resumes the stream
+    partitions while the flow still runs from reading the changelogs, seeks them
+    to their committed offsets, and clears the stream queues as it resumes flow
+    control. An event that reached a queue before that clear is dropped although
+    the fetch position is already past it, so the worker receives nothing more
+    from that partition until the next rebalance. faust restarts the flow itself
+    after the clear, and tests/unit/test_runtime_app.py checks that order.
+    """
+    app.consumer.stop_flow()
 
 
 class Runtime:
