@@ -86,8 +86,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--openshift-minutes",
         type=float,
         default=4.5,
-        help="minutes of --budget-minutes kept for the OpenShift sizes, which may use"
-        " no more; the AWS sizes share the rest (default 4.5)",
+        help="minutes of --budget-minutes kept for the OpenShift sizes, which use no"
+        " more than that. The AWS sizes share the rest (default 4.5)",
     )
     parser.add_argument(
         "--probe-rows",
@@ -343,7 +343,7 @@ def merge_results(files: list[Path]) -> dict[str, Any]:
     with_aws = [r for r in loaded if r.get("sizes")] or loaded
     merged = dict(with_aws[-1])
     with_openshift = [r for r in loaded if r.get("openshift", {}).get("sizes")]
-    if with_openshift:
+    if with_openshift and with_openshift[-1] is not with_aws[-1]:
         merged["openshift"] = with_openshift[-1]["openshift"]
         merged["openshift_facts"] = with_openshift[-1]["facts"]
     return merged

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bench import ocp, report
+from bench import ocp, report, run
 from bench.ocp_data import (
     COST_MODEL_RATES,
     RENAMED_COLUMNS,
@@ -380,3 +381,39 @@ def test_report_without_openshift_says_so(tmp_path: Path) -> None:
     report.write_page(results, out)
     openshift = out.read_text(encoding="utf-8").split("## OpenShift", 1)[1]
     assert openshift.lstrip().startswith("Not measured in this run.")
+
+
+def test_run_parses_openshift_only() -> None:
+    args = run.parse_args(["--sizes", "", "--openshift-sizes", "100_000,400000"])
+    assert args.sizes == []
+    assert args.openshift_sizes == [100_000, 400_000]
+    assert args.out is None
+
+
+def test_run_rejects_no_sizes() -> None:
+    with pytest.raises(SystemExit):
+        run.parse_args(["--sizes", "", "--openshift-sizes", ""])
+
+
+def test_merge_takes_each_part_from_its_file(tmp_path: Path) -> None:
+    openshift = _openshift_results()
+    aws = {**_openshift_results(), "sizes": [{"rows": 1}]}
+    del aws["openshift"]
+    aws["facts"] = {**aws["facts"], "commit": "aws000000000"}
+    aws_path = tmp_path / "aws.json"
+    openshift_path = tmp_path / "openshift.json"
+    aws_path.write_text(json.dumps(aws), encoding="utf-8")
+    openshift_path.write_text(json.dumps(openshift), encoding="utf-8")
+    merged = run.merge_results([aws_path, openshift_path])
+    assert merged["sizes"] == [{"rows": 1}]
+    assert merged["facts"]["commit"] == "aws000000000"
+    assert merged["openshift"] == openshift["openshift"]
+    assert merged["openshift_facts"]["commit"] == "0123456789ab"
+
+
+def test_merge_single_file_has_no_separate_facts(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(_openshift_results()), encoding="utf-8")
+    merged = run.merge_results([path])
+    assert "openshift_facts" not in merged
+    assert merged["openshift"]["sizes"][0]["pod_rows"] == 92_160
