@@ -102,6 +102,7 @@ class CostpipeBench:
         self.stop_services()
         if self.pool is not None:
             await self.pool.close()
+        await self.store.close()
 
     def _db(self) -> asyncpg.Pool:
         if self.pool is None:

@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 _READ_BLOCK_BYTES = 1 << 20
 INFLATE = "inflate gzip (write_plain_csv)"
 CONVERT = "convert CSV to daily Parquet (AWS ingest convert)"
-QUERY = "summary query to Python rows (AWS summary run)"
-COPY = "COPY summary rows into PostgreSQL (asyncpg)"
+QUERY = "summary query to a CSV file (AWS summary export)"
+COPY = "COPY the summary CSV into PostgreSQL (asyncpg)"
 REFRESH = "refresh the UI tables from the summary (same transaction)"
 SUMMARY_ROWS = "summary rows"
 
@@ -98,20 +98,26 @@ async def run_probes(
         results[CONVERT] = time.perf_counter() - started
 
         first, last = min(month.daily_totals), max(month.daily_totals)
+        if summary.export is None:
+            raise RuntimeError("the AWS summary has no CSV export to probe")
+        summary_csv = scratch / "summary.csv"
+        source = uuid.uuid4()
         started = time.perf_counter()
         rows = await asyncio.to_thread(
-            summary.run,
+            summary.export,
             day_files,
             first,
             last,
-            settings.DUCKDB_MEMORY_LIMIT,
-            settings.DUCKDB_THREADS,
+            summary_csv,
+            leading=(source, 0),
+            memory_limit=settings.DUCKDB_MEMORY_LIMIT,
+            threads=settings.DUCKDB_THREADS,
         )
         results[QUERY] = time.perf_counter() - started
-        results[SUMMARY_ROWS] = len(rows)
+        results[SUMMARY_ROWS] = rows
 
         copy_s, refresh_s = await _store_summary(
-            database_url, summary, rows, first, last
+            database_url, summary, summary_csv, source, first, last
         )
         results[COPY] = copy_s
         results[REFRESH] = refresh_s
@@ -126,11 +132,12 @@ async def run_probes(
 async def _store_summary(
     database_url: str,
     summary: Any,
-    rows: list[tuple[Any, ...]],
+    summary_csv: Path,
+    source: uuid.UUID,
     first: date,
     last: date,
 ) -> tuple[float, float]:
-    """Store ``rows`` as the summarizer does, in a scratch tenant; return the seconds of each part.
+    """Store the exported rows as the summarizer does, in a scratch tenant; return the seconds of each part.
 
     One transaction holds the COPY and the UI-table refresh statements, as in the
     summarizer. The tenant schema is dropped afterwards.
@@ -140,19 +147,18 @@ async def _store_summary(
     from shared.identifiers import quote_ident
 
     schema = f"org{random.randrange(10**9, 10**10)}"
-    source = uuid.uuid4()
     conn = await asyncpg.connect(database_url)
     try:
         async with conn.transaction():
             await ensure_tenant(conn, schema)
         async with conn.transaction():
             started = time.perf_counter()
-            records = [(source, 0, *row) for row in rows]
-            await conn.copy_records_to_table(
+            await conn.copy_to_table(
                 summary.table,
                 schema_name=schema,
                 columns=("source_uuid", "manifest_id", *summary.columns),
-                records=records,
+                source=summary_csv,
+                format="csv",
             )
             copied = time.perf_counter()
             for name in summary.refresh_sql:

@@ -372,8 +372,11 @@ async def _run(
 ) -> int:
     settings = Settings(**{k: v for k, v in env.items() if k in Settings.model_fields})  # type: ignore[arg-type]
     store = S3ObjectStore(settings)
-    for plan in plans:
-        await _upload(plan, store)
+    try:
+        for plan in plans:
+            await _upload(plan, store)
+    finally:
+        await store.close()
     requests = [request for plan in plans for request, _ in plan.sources]
     if cluster is not None:
         requests.append(cluster.request)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import date
 from importlib import resources
@@ -47,15 +49,27 @@ def to_trino(duckdb_sql: str) -> str:
 
 @contextlib.contextmanager
 def duckdb_session(
-    memory_limit: str = "512MB", threads: int = 2
+    memory_limit: str = "256MB", threads: int = 2
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open an in-process DuckDB connection on UTC, bounded in memory and threads."""
-    conn = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
+    """Open an in-process DuckDB connection on UTC, bounded in memory and threads.
+
+    Work that outgrows ``memory_limit`` spills to a folder of its own under the
+    system's temporary directory, removed when the session ends.
+    """
+    spill = tempfile.mkdtemp(prefix="costpipe-duckdb-")
+    conn = duckdb.connect(
+        config={
+            "memory_limit": memory_limit,
+            "threads": threads,
+            "temp_directory": spill,
+        }
+    )
     try:
         conn.execute("SET TimeZone = 'UTC'")
         yield conn
     finally:
         conn.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def parquet_files(files: Sequence[Path], *, union_by_name: bool = False) -> str:
@@ -77,7 +91,7 @@ def run_daily_summary(
     end: date,
     *,
     view_select: str = "SELECT *",
-    memory_limit: str = "512MB",
+    memory_limit: str = "256MB",
     threads: int = 2,
 ) -> list[tuple[Any, ...]]:
     """Run a daily-summary query over line-item Parquet files for ``[start, end]``.
@@ -128,7 +142,7 @@ def export_daily_summary(
     *,
     leading: Sequence[Any] = (),
     view_select: str = "SELECT *",
-    memory_limit: str = "512MB",
+    memory_limit: str = "256MB",
     threads: int = 2,
 ) -> int:
     """Write the daily summary for ``[start, end]`` to ``target`` as CSV; return its rows.

@@ -298,6 +298,8 @@ class Runtime:
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
+        if self._store is not None:
+            await self._store.close()
 
     # --- producing -------------------------------------------------------------
 

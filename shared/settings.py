@@ -46,7 +46,14 @@ class Settings(BaseSettings):
         Path("/tmp/costpipe-work"),  # noqa: S108 - scratch space, overridable
         description="Scratch folder for downloads and DuckDB spill files.",
     )
-    DUCKDB_MEMORY_LIMIT: str = "512MB"
+    DUCKDB_MEMORY_LIMIT: str = Field(
+        "256MB",
+        description=(
+            "Memory of one DuckDB conversion or summary; a service runs up to"
+            " COSTPIPE_CONSUMER_CONCURRENCY of them per topic at once, and DuckDB"
+            " spills to disk beyond it."
+        ),
+    )
     DUCKDB_THREADS: int = Field(2, ge=1)
 
     # Admin API.

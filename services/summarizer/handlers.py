@@ -46,6 +46,7 @@ UPDATE_SUMMARY_TABLES = "masu.processor.tasks.update_summary_tables"
 MARK_MANIFEST_COMPLETE = "masu.processor.tasks.mark_manifest_complete"
 TASKS = (SUMMARIZE_REPORTS, UPDATE_SUMMARY_TABLES, MARK_MANIFEST_COMPLETE)
 _DOWNLOAD_CONCURRENCY = 8
+_REFRESH_WORK_MEM = "64MB"
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,9 @@ class SummaryHandlers:
             records = [(payload.provider_uuid, manifest_id, *row) for row in found]
             rows = len(records)
         async with ctx.effects() as conn:
+            # The UI refresh groups the whole range; PostgreSQL's default 4 MB of
+            # sort memory sends it to disk.
+            await conn.execute(f"SET LOCAL work_mem = '{_REFRESH_WORK_MEM}'")
             table = f"{quote_ident(payload.schema)}.{spec.table}"
             deleted = await conn.execute(
                 f"DELETE FROM {table} WHERE source_uuid = $1 AND usage_start BETWEEN $2 AND $3",

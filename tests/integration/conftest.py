@@ -89,10 +89,11 @@ async def pool(
 
 
 @pytest.fixture(scope="session")
-async def store(settings: Settings) -> S3ObjectStore:
+async def store(settings: Settings) -> AsyncIterator[S3ObjectStore]:
     s3 = S3ObjectStore(settings)
     await s3.ensure_bucket(REPORT_BUCKET)
-    return s3
+    yield s3
+    await s3.close()
 
 
 @pytest.fixture(scope="session")
