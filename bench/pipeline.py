@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 REPORT_BUCKET = "bench-reports"
 DATA_BUCKET = "bench-data"
 POLL_INTERVAL_S = 0.2
+# Polls of the summarizer log for a processed summary's line (5 s in all).
+LOG_WAIT_TRIES = 25
 CHECK_REPORT_UPDATES = "masu.celery.tasks.check_report_updates"
 UPDATE_SUMMARY_TABLES = "masu.processor.tasks.update_summary_tables"
 SUMMARY_TABLE = "reporting_awscostentrylineitem_daily_summary"
@@ -347,7 +349,18 @@ class CostpipeBench:
                 f"update_summary_tables {event_id} not processed after {self.timeout_s:.0f} s"
             )
         seconds = time.perf_counter() - started
-        written = self._summary_rows_logged(event_id)
+        # The summarizer logs the rows just after its transaction commits, so the
+        # line can trail the processed-event row by a moment.
+        for _ in range(LOG_WAIT_TRIES):
+            written = self._summary_rows_logged(event_id)
+            if written is not None:
+                break
+            await asyncio.sleep(POLL_INTERVAL_S)
+        else:
+            path = self._group().log_dir / "summarizer.log"
+            raise RuntimeError(
+                f"update_summary_tables {event_id} wrote no summary; see {path}"
+            )
         await self.check_summary(tenant, month, (first, last))
         return seconds, written
 
@@ -367,11 +380,11 @@ class CostpipeBench:
                     elapsed = float(entry["elapsed_s"])
         return elapsed
 
-    def _summary_rows_logged(self, event_id: uuid.UUID) -> int:
+    def _summary_rows_logged(self, event_id: uuid.UUID) -> int | None:
         """Return the rows that the summarizer logged for ``event_id``'s summary.
 
-        Raises ``RuntimeError`` when it logged none: the task was skipped (task lock)
-        and the measured time is not a summary's.
+        None means it logged none (yet): a task skipped for its lock never does, and
+        its time is not a summary's.
         """
         path = self._group().log_dir / "summarizer.log"
         with path.open(encoding="utf-8", errors="replace") as handle:
@@ -381,6 +394,4 @@ class CostpipeBench:
                 entry = json.loads(line)
                 if entry.get("event_id") == str(event_id):
                     return int(entry["rows"])
-        raise RuntimeError(
-            f"update_summary_tables {event_id} wrote no summary; see {path}"
-        )
+        return None

@@ -409,7 +409,8 @@ def _speed_analysis(size: dict[str, Any], commit: str) -> list[str]:
     lines = [
         f"**Speed.** At {_rows(rows)} rows costpipe's median run splits into"
         f" {_stage_shares(size)}, against {_seconds(duckdb)} s for DuckDB to read the"
-        " same plain CSV. The downloader converts up to two files at a time.",
+        " same plain CSV. The downloader fetches and unpacks two files at a time and"
+        " converts one at a time with both cores.",
     ]
     probes = size.get("probes", {})
     convert, inflate = probes.get(CONVERT), probes.get(INFLATE)
@@ -419,17 +420,18 @@ def _speed_analysis(size: dict[str, Any], commit: str) -> list[str]:
         lines.append(
             f"- Conversion: the AWS `convert` step alone takes {_seconds(convert)} s on"
             f" these files, {convert / duckdb:.1f}× DuckDB's plain read. At commit {commit}"
-            " it reads the CSV three times (a value-check pass, the Parquet COPY and a"
-            " `count(*)`), and the COPY trims and casts every canonical column, folds"
-            " the tag columns into JSON and partitions the output by day. One pass that"
-            " checks values inside the COPY and counts rows from its result, with fewer"
-            " per-column expressions, would bring it toward one read."
+            " it reads each file once, but that one pass does far more than a read: it"
+            " casts the canonical columns to text, `DECIMAL(38, 18)` and timestamps,"
+            " checks every value, folds the tag and cost-category columns into JSON,"
+            " computes the amortised cost and writes compressed Parquet, one file per"
+            " usage day."
         )
     if inflate is not None:
         lines.append(
             f"- Inflating the gzip files in Python (`write_plain_csv`) takes"
-            f" {_seconds(inflate)} s and writes the full CSV to disk before DuckDB starts;"
-            " DuckDB reads `.gz` files itself."
+            f" {_seconds(inflate)} s, before DuckDB starts on a file; DuckDB could read"
+            " the `.gz` files itself, but then a corrupt or truncated file would surface"
+            " as DuckDB's error rather than one naming the byte where the gzip stream broke."
         )
     refresh = probes.get(REFRESH)
     task = _summary_task_median(size)
@@ -440,7 +442,7 @@ def _speed_analysis(size: dict[str, Any], commit: str) -> list[str]:
             measured = (
                 f" The summarizer logs {_seconds(task)} s for the `update_summary_tables` task."
                 + (
-                    f" The UI-table refresh in its transaction takes {_seconds(refresh)} s."
+                    f" Rebuilding the UI tables in the same transaction takes {_seconds(refresh)} s."
                     if refresh is not None
                     else ""
                 )
@@ -454,18 +456,20 @@ def _speed_analysis(size: dict[str, Any], commit: str) -> list[str]:
             )
         lines.append(
             f"- Summary: {_rows(summary_rows)} summary rows for {_rows(rows)} line items,"
-            " because nise gives almost every line item its own dimension values, so the"
-            " summary is nearly as large as the month. The AWS summary query to Python"
-            f" rows takes {_seconds(query)} s and the asyncpg COPY of those rows"
-            f" {_seconds(copy)} s.{measured} Moving rows from DuckDB to PostgreSQL"
-            " without a Python object per value (for example DuckDB's `postgres`"
-            " extension, or a binary COPY stream written from Arrow) would remove most of"
-            " the query and COPY time."
+            " because nise draws the tag values and several dimensions of each line item"
+            " at random, so few line items share a row. DuckDB writes the summary to a"
+            f" CSV file in {_seconds(query)} s and the asyncpg COPY of that file takes"
+            f" {_seconds(copy)} s.{measured} Most of what remains is PostgreSQL storing"
+            " rows: the COPY, and the UI tables, whose tag table has about as many rows as"
+            " the summary. Grouping the UI tables in DuckDB and copying them in, or"
+            " PostgreSQL's binary COPY format, would cut that part; the rest is the fixed"
+            " cost of each event (broker hops, one object per usage day and file to upload"
+            " and download)."
         )
     return [*lines, ""]
 
 
-def _memory_analysis(size: dict[str, Any]) -> list[str]:
+def _memory_analysis(size: dict[str, Any], limit: str) -> list[str]:
     peaks = size["service_peak_rss"]
     over = sorted(
         (name for name, peak in peaks.items() if peak >= RSS_TARGET_BYTES),
@@ -482,20 +486,15 @@ def _memory_analysis(size: dict[str, Any]) -> list[str]:
     ]
     if "summarizer" in over:
         lines.append(
-            f"- The summarizer fetches every summary row of the range as Python tuples"
-            f" ({_rows(summary_rows)} rows, about"
-            f" {peaks['summarizer'] / max(summary_rows, 1):,.0f} bytes of peak RSS per row)"
-            " and hands the whole list to one COPY, so its peak grows with the month."
-            " Fetching the DuckDB result in batches (Arrow record batches or `fetchmany`)"
-            " and copying batch by batch inside the same transaction would bound it."
+            "- The summarizer's DuckDB writes the summary straight to a CSV file, capped"
+            f" at `DUCKDB_MEMORY_LIMIT` ({limit} per query); no summary row passes through"
+            " Python. What it holds above that cap is outside DuckDB's accounting."
         )
     if "downloader" in over:
         lines.append(
-            "- The downloader converts up to two files at once"
-            " (`COSTPIPE_CONSUMER_CONCURRENCY`), each in its own DuckDB database limited to"
-            " `DUCKDB_MEMORY_LIMIT` (512 MB by default), so DuckDB alone may hold about"
-            " 1 GiB. A lower limit per conversion, or one conversion at a time, would keep"
-            " the process under 1 GiB."
+            "- The downloader runs one DuckDB conversion at a time (`DUCKDB_JOBS`),"
+            f" capped at {limit} (`DUCKDB_MEMORY_LIMIT`); what it holds above that cap"
+            " is outside DuckDB's accounting."
         )
     return [*lines, ""]
 
@@ -512,7 +511,8 @@ def _analysis_section(
     if missed & {"speed", "speedup"}:
         lines += _speed_analysis(probed, results["facts"]["commit"])
     if missed & {"rss", "rss_growth"}:
-        lines += _memory_analysis(largest)
+        limit = results["facts"].get("duckdb_memory_limit", "512MB")
+        lines += _memory_analysis(largest, limit)
     if "resummary" in missed:
         again = largest["resummarise"]
         lines += [

@@ -43,6 +43,7 @@ from bench.measure import load_average, machine_facts  # noqa: E402
 from bench.pipeline import CostpipeBench  # noqa: E402
 from bench.suite import SizePlan, measure_size  # noqa: E402
 from services import launcher  # noqa: E402
+from shared.settings import Settings  # noqa: E402
 
 log = logging.getLogger("bench")
 
@@ -204,6 +205,10 @@ def run_facts(argv: list[str] | None) -> dict[str, Any]:
         ],
         "versions": versions,
         "load_start": load_average(),
+        "duckdb_memory_limit": os.environ.get(
+            "DUCKDB_MEMORY_LIMIT",
+            str(Settings.model_fields["DUCKDB_MEMORY_LIMIT"].default),
+        ),
     }
 
 

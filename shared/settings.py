@@ -47,11 +47,15 @@ class Settings(BaseSettings):
         description="Scratch folder for downloads and DuckDB spill files.",
     )
     DUCKDB_MEMORY_LIMIT: str = Field(
-        "256MB",
+        "512MB",
+        description="Memory of one DuckDB conversion or summary; beyond it DuckDB spills to disk.",
+    )
+    DUCKDB_JOBS: int = Field(
+        1,
+        ge=1,
         description=(
-            "Memory of one DuckDB conversion or summary; a service runs up to"
-            " COSTPIPE_CONSUMER_CONCURRENCY of them per topic at once, and DuckDB"
-            " spills to disk beyond it."
+            "DuckDB conversions or summaries that one service process runs at once;"
+            " with DUCKDB_MEMORY_LIMIT it bounds the memory DuckDB may take."
         ),
     )
     DUCKDB_THREADS: int = Field(2, ge=1)

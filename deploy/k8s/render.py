@@ -25,9 +25,8 @@ REPLICAS = {
     "subs": 1,
     "sources": 1,
 }
-# Memory requests and limits, MiB. A service that runs DuckDB gets its large files
-# on one topic, where it runs up to two queries at once (COSTPIPE_CONSUMER_CONCURRENCY),
-# each capped by DUCKDB_MEMORY_LIMIT (256 MB by default).
+# Memory requests and limits, MiB. A service that runs DuckDB runs DUCKDB_JOBS jobs
+# at once (1 by default), each capped by DUCKDB_MEMORY_LIMIT (512 MB by default).
 MEMORY_MIB = {"downloader": (768, 1024), "summarizer": (768, 1024)}
 DEFAULT_MEMORY_MIB = (256, 512)
 

@@ -26,6 +26,7 @@ from shared.catalogue import (
     ReportToSummarize,
     SummarizeReports,
 )
+from shared.engines import DuckdbJobs
 from shared.errors import BadInputError, ObjectNotFoundError
 from shared.events import Envelope, derive_event_id
 from shared.keys import report_day_key
@@ -67,6 +68,7 @@ class ReportFileHandlers:
 
     def __init__(self, progress: ManifestProgressTable) -> None:
         self._progress = progress
+        self._duckdb = DuckdbJobs()
 
     async def run(self, ctx: TaskContext, payload: GetReportFiles) -> None:
         context = payload.report_context
@@ -107,9 +109,15 @@ class ReportFileHandlers:
             raise BadInputError(
                 f"{name}: provider type {payload.provider_type} is not built yet"
             )
-        result = await asyncio.to_thread(
-            ingest.convert, report_path, name, work / "parquet", context, ctx.settings
-        )
+        async with self._duckdb.slot(ctx.settings):
+            result = await asyncio.to_thread(
+                ingest.convert,
+                report_path,
+                name,
+                work / "parquet",
+                context,
+                ctx.settings,
+            )
         stem = name.split(".", 1)[0]
         limit = asyncio.Semaphore(_UPLOAD_CONCURRENCY)
 

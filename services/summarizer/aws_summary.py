@@ -92,7 +92,7 @@ def summarize_aws_files(
     start: date,
     end: date,
     *,
-    memory_limit: str = "256MB",
+    memory_limit: str = "512MB",
     threads: int = 2,
 ) -> list[tuple[Any, ...]]:
     """Return summary rows for usage days ``start`` to ``end`` (inclusive)."""
@@ -117,7 +117,7 @@ def export_aws_summary(
     target: Path,
     *,
     leading: Sequence[Any] = (),
-    memory_limit: str = "256MB",
+    memory_limit: str = "512MB",
     threads: int = 2,
 ) -> int:
     """Write the summary rows of ``start`` to ``end`` to ``target`` as CSV for COPY."""

@@ -52,7 +52,7 @@ def summarize_azure_files(
     start: date,
     end: date,
     *,
-    memory_limit: str = "256MB",
+    memory_limit: str = "512MB",
     threads: int = 2,
 ) -> list[tuple[Any, ...]]:
     """Return summary rows for usage days ``start`` to ``end`` (inclusive)."""
@@ -74,7 +74,7 @@ def export_azure_summary(
     target: Path,
     *,
     leading: Sequence[Any] = (),
-    memory_limit: str = "256MB",
+    memory_limit: str = "512MB",
     threads: int = 2,
 ) -> int:
     """Write the summary rows of ``start`` to ``end`` to ``target`` as CSV for COPY."""

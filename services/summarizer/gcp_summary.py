@@ -91,7 +91,7 @@ def summarize_gcp_files(
     start: date,
     end: date,
     *,
-    memory_limit: str = "256MB",
+    memory_limit: str = "512MB",
     threads: int = 2,
 ) -> list[tuple[Any, ...]]:
     """Return summary rows for usage days ``start`` to ``end`` (inclusive)."""

@@ -30,7 +30,7 @@ from shared.catalogue import (
     UpdateSummaryTables,
 )
 from shared.db import ensure_tenant
-from shared.engines import load_query
+from shared.engines import DuckdbJobs, load_query
 from shared.errors import BadInputError
 from shared.identifiers import quote_ident
 from shared.keys import assembly_of_key, daily_parquet_month_prefix
@@ -114,6 +114,7 @@ class SummaryHandlers:
 
     def __init__(self, locks: TaskLockTable) -> None:
         self._locks = locks
+        self._duckdb = DuckdbJobs()
 
     async def update_summary_tables(
         self, ctx: TaskContext, payload: UpdateSummaryTables
@@ -156,7 +157,8 @@ class SummaryHandlers:
         self, ctx: TaskContext, payload: UpdateSummaryTables, start: date, end: date
     ) -> None:
         if payload.provider_type == "OCP":
-            await summarize_openshift(ctx, payload, start, end)
+            async with self._duckdb.slot(ctx.settings):
+                await summarize_openshift(ctx, payload, start, end)
             return
         spec = summary_for(payload.provider_type)
         if spec is None:
@@ -212,28 +214,29 @@ class SummaryHandlers:
         columns = ("source_uuid", "manifest_id", *spec.columns)
         records: list[tuple[Any, ...]] | None = None
         summary_csv = work / "summary.csv"
-        if spec.export is not None:
-            rows = await asyncio.to_thread(
-                spec.export,
-                files,
-                start,
-                end,
-                summary_csv,
-                leading=(payload.provider_uuid, manifest_id),
-                memory_limit=settings.DUCKDB_MEMORY_LIMIT,
-                threads=settings.DUCKDB_THREADS,
-            )
-        else:
-            found = await asyncio.to_thread(
-                spec.run,
-                files,
-                start,
-                end,
-                settings.DUCKDB_MEMORY_LIMIT,
-                settings.DUCKDB_THREADS,
-            )
-            records = [(payload.provider_uuid, manifest_id, *row) for row in found]
-            rows = len(records)
+        async with self._duckdb.slot(ctx.settings):
+            if spec.export is not None:
+                rows = await asyncio.to_thread(
+                    spec.export,
+                    files,
+                    start,
+                    end,
+                    summary_csv,
+                    leading=(payload.provider_uuid, manifest_id),
+                    memory_limit=settings.DUCKDB_MEMORY_LIMIT,
+                    threads=settings.DUCKDB_THREADS,
+                )
+            else:
+                found = await asyncio.to_thread(
+                    spec.run,
+                    files,
+                    start,
+                    end,
+                    settings.DUCKDB_MEMORY_LIMIT,
+                    settings.DUCKDB_THREADS,
+                )
+                records = [(payload.provider_uuid, manifest_id, *row) for row in found]
+                rows = len(records)
         async with ctx.effects() as conn:
             # The UI refresh groups the whole range; PostgreSQL's default 4 MB of
             # sort memory sends it to disk.

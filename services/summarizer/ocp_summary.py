@@ -105,7 +105,7 @@ def summarize_ocp_files(
     start: date,
     end: date,
     *,
-    memory_limit: str = "256MB",
+    memory_limit: str = "512MB",
     threads: int = 2,
 ) -> list[tuple[list[str], list[tuple[Any, ...]]]]:
     """Run each OpenShift summary query; return its column names and rows."""

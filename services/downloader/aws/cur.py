@@ -380,7 +380,7 @@ def convert_cur_report(
     out_dir: Path,
     billing_period_start: date,
     *,
-    memory_limit: str = "256MB",
+    memory_limit: str = "512MB",
     threads: int = 2,
 ) -> ConversionResult:
     """Write the line items of ``path`` to ``out_dir`` as one Parquet file per usage day.

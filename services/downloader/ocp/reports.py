@@ -117,7 +117,7 @@ def convert_ocp_csv(path: Path, name: str, out_dir: Path) -> OcpConversion | Non
         or "false"
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    conn = duckdb.connect(config={"threads": 2, "memory_limit": "256MB"})
+    conn = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
     try:
         conn.execute("SET TimeZone = 'UTC'")
         conn.execute(
