@@ -317,8 +317,8 @@ def _probe_table(size: dict[str, Any]) -> list[str]:
     return [
         "",
         "Probes: costpipe's own steps called once each, outside the services, on the local"
-        " files (seconds). The probes take the files one after another; the services take"
-        " two at a time.",
+        " files (seconds). The probes take the files one after another; the services fetch"
+        " and unpack two at a time and convert them one at a time.",
         "",
         "| step | seconds | ÷ DuckDB plain time |",
         "|---|---|---|",
