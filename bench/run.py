@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -355,12 +357,30 @@ def merge_results(files: list[Path]) -> dict[str, Any]:
     return merged
 
 
+# Modules of the bench extra: the baseline needs pandas, the plot matplotlib.
+_BENCH_EXTRA = ("pandas", "matplotlib")
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     args = parse_args(argv)
+    missing = [name for name in _BENCH_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        log.error(
+            "the benchmark needs %s from the bench extra: run"
+            " `.venv/bin/pip install -e '.[bench]'`, or use `make bench`, which installs it",
+            " and ".join(missing),
+        )
+        return 2
+    # SIGTERM takes Ctrl-C's way out, so the services and the stack are stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     if args.from_results:
         results = merge_results(args.from_results)
         source = " ".join(str(path) for path in args.from_results)

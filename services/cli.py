@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import uuid
 from decimal import Decimal
@@ -108,10 +109,23 @@ def command_serve(args: argparse.Namespace) -> int:
     os.execv(sys.executable, [sys.executable, "-m", f"services.{args.service}"])  # noqa: S606 - our own module
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def command_run(args: argparse.Namespace) -> int:
     from services.run import run
 
-    return run(args.reports, args.provider, args.format, args.timeout, args.keep_stack)
+    # SIGTERM (from timeout, kill or a CI runner) takes the same way out as Ctrl-C,
+    # so the services and the stack are stopped rather than left running.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return run(
+            args.reports, args.provider, args.format, args.timeout, args.keep_stack
+        )
+    except KeyboardInterrupt:
+        print("interrupted: the services and the stack were stopped", file=sys.stderr)
+        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--reports",
         help="folder of AWS, Azure or GCP reports as the cloud writes them to its"
-        " bucket (default: generate last month of all three with koku-nise)",
+        " bucket (default: generate last month of AWS, Azure and GCP and three days of an OpenShift cluster with koku-nise)",
     )
     run.add_argument(
         "--provider",

@@ -68,13 +68,22 @@ def report_daily_totals(delivery: CurDelivery) -> dict[date, Decimal]:
         for key in manifest["reportKeys"]:
             path = delivery.root / key
             with _open_text(path) as handle:
-                for row in csv.DictReader(handle):
+                reader = csv.DictReader(handle)
+                for row in reader:
                     started = row.get("lineItem/UsageStartDate", "").strip()
-                    moment = (
-                        datetime.fromisoformat(started.replace("Z", "+00:00"))
-                        if started
-                        else None
-                    )
-                    day = moment.astimezone(UTC).date() if moment else start
-                    totals[day] += Decimal(row["lineItem/UnblendedCost"])
+                    cost = row["lineItem/UnblendedCost"]
+                    try:
+                        moment = (
+                            datetime.fromisoformat(started.replace("Z", "+00:00"))
+                            if started
+                            else None
+                        )
+                        totals[moment.astimezone(UTC).date() if moment else start] += (
+                            Decimal(cost)
+                        )
+                    except (ValueError, ArithmeticError) as error:
+                        raise ValueError(
+                            f"{key}: row {reader.line_num}: cannot read usage start"
+                            f" {started!r} or unblended cost {cost!r}"
+                        ) from error
     return dict(sorted(totals.items()))

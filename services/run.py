@@ -10,13 +10,15 @@ or any manifest fails.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -42,7 +44,10 @@ from shared.objectstore import S3ObjectStore
 from shared.providers import upsert_provider
 from shared.settings import Settings
 
-__all__ = ["CloudPlan", "detect_plans", "run"]
+__all__ = ["CloudPlan", "ProviderMismatchError", "detect_plans", "run"]
+
+# Seconds without any manifest before the run points at the downloader log.
+_QUIET_WARNING_S = 120.0
 
 CENT = Decimal("0.01")
 RUN_SCHEMA = "org1234567"
@@ -178,16 +183,32 @@ _DETECTORS: dict[str, Callable[[Path], CloudPlan | None]] = {
 }
 
 
+class ProviderMismatchError(ValueError):
+    """The folder holds another provider's layout than the one asked for."""
+
+
 def detect_plans(root: Path, provider: str | None) -> list[CloudPlan]:
-    """Return the plan for ``provider``, or the first provider whose layout ``root`` has."""
-    if provider is not None:
-        plan = _DETECTORS[provider](root)
-        return [plan] if plan else []
-    for detect in _DETECTORS.values():
+    """Return the plan for ``provider``, or the first provider whose layout ``root`` has.
+
+    The layouts are tried in a fixed order, AWS first, because an AWS CUR folder also
+    has the shape of an Azure export (``<export>/<YYYYMMDD-YYYYMMDD>/``). A
+    ``provider`` that differs from the first layout found raises
+    :class:`ProviderMismatchError`.
+    """
+    found = None
+    for name, detect in _DETECTORS.items():
         plan = detect(root)
         if plan is not None:
-            return [plan]
-    return []
+            found = (name, plan)
+            break
+    if found is None:
+        return []
+    if provider is not None and found[0] != provider:
+        raise ProviderMismatchError(
+            f"--provider {provider} was given, but the reports under {root} are laid out"
+            f" as {found[0]}'s; pass --provider {found[0]} or leave --provider out"
+        )
+    return [found[1]]
 
 
 def _last_month() -> tuple[date, date]:
@@ -302,11 +323,15 @@ def run(
         return 2
     with tempfile.TemporaryDirectory(prefix="costpipe-run-") as scratch_name:
         scratch = Path(scratch_name)
-        plans = (
-            detect_plans(Path(reports), provider)
-            if reports
-            else generate_reports(scratch, log)
-        )
+        try:
+            plans = (
+                detect_plans(Path(reports), provider)
+                if reports
+                else generate_reports(scratch, log)
+            )
+        except ProviderMismatchError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         cluster = None if reports else generate_cluster(scratch, RUN_SCHEMA, log)
         if not plans:
             print(
@@ -346,19 +371,41 @@ def _run_on_stack(
         code = asyncio.run(_run(plans, cluster, env, services, output, timeout_s, log))
         return code
     finally:
-        if services is not None:
-            services.stop()
-        if keep_stack:
-            pass
-        elif code == 0:
-            # The run's stack is its own, so the next run starts from empty servers.
-            launcher.stop_stack(purge=True)
-        else:
-            launcher.stop_stack()
-            print(
-                f"logs of the servers and services: {launcher.stack_dir() / 'logs'}",
-                file=sys.stderr,
-            )
+        # A second Ctrl-C or SIGTERM must not cut the cleanup short and leave
+        # servers behind.
+        with _interrupts_ignored():
+            _clean_up(services, keep_stack, code)
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    previous = {
+        number: signal.signal(number, signal.SIG_IGN)
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _clean_up(
+    services: launcher.ServiceGroup | None, keep_stack: bool, code: int
+) -> None:
+    if services is not None:
+        services.stop()
+    if keep_stack:
+        return
+    if code == 0:
+        # The run's stack is its own, so the next run starts from empty servers.
+        launcher.stop_stack(purge=True)
+    else:
+        launcher.stop_stack()
+        print(
+            f"logs of the servers and services: {launcher.stack_dir() / 'logs'}",
+            file=sys.stderr,
+        )
 
 
 async def _run(
@@ -459,6 +506,8 @@ async def follow_manifests(
         "SELECT coalesce(max(id), 0) FROM costpipe.dead_letters"
     )
     deadline = time.monotonic() + timeout_s
+    quiet_until = time.monotonic() + _QUIET_WARNING_S
+    warned = False
     try:
         while time.monotonic() < deadline:
             rows = await conn.fetch(
@@ -499,6 +548,14 @@ async def follow_manifests(
             ):
                 if await _all_providers_seen(conn, providers):
                     return all(row["status"] == "complete" for row in rows)
+            if not rows and not warned and time.monotonic() > quiet_until:
+                warned = True
+                print(
+                    f"warning: no manifest after {_QUIET_WARNING_S:.0f} s; the downloader"
+                    " found no report it can read, so check its log (downloader.log)",
+                    file=log,
+                    flush=True,
+                )
             await asyncio.sleep(1.0)
         print(f"timed out after {timeout_s:.0f} s waiting for manifests", file=log)
         return False

@@ -182,3 +182,16 @@ def test_report_daily_totals_uses_utc_day(tmp_path):
     _write(tmp_path / f"{MONTH}/costreport-Manifest.json", _manifest([key]))
     [delivery] = find_cur_deliveries(tmp_path)
     assert report_daily_totals(delivery) == {date(2026, 11, 2): Decimal("1.5")}
+
+
+def test_unreadable_cost_names_file_and_row(tmp_path):
+    key = f"{MONTH}/{ASSEMBLY}/costreport-00001.csv"
+    rows = [
+        ["a1", "012345678901", "2026-11-01T00:00:00Z", "0.125"],
+        ["a2", "012345678901", "2026-11-01T01:00:00Z", "12.3abc"],
+    ]
+    _write(tmp_path / key, _csv_bytes(rows))
+    _write(tmp_path / MONTH / "costreport-Manifest.json", _manifest([key]))
+    [delivery] = find_cur_deliveries(tmp_path)
+    with pytest.raises(ValueError, match=r"costreport-00001\.csv: row 3: .*'12\.3abc'"):
+        report_daily_totals(delivery)
