@@ -420,18 +420,18 @@ def _speed_analysis(size: dict[str, Any], commit: str) -> list[str]:
         lines.append(
             f"- Conversion: the AWS `convert` step alone takes {_seconds(convert)} s on"
             f" these files, {convert / duckdb:.1f}× DuckDB's plain read. At commit {commit}"
-            " it reads each file once, but that one pass does far more than a read: it"
-            " casts the canonical columns to text, `DECIMAL(38, 18)` and timestamps,"
-            " checks every value, folds the tag and cost-category columns into JSON,"
-            " computes the amortised cost and writes compressed Parquet, one file per"
-            " usage day."
+            " it reads each file once, but that one pass does far more than a read. It"
+            " casts the canonical columns to text, `DECIMAL(38, 18)` and timestamps and"
+            " checks every value. It also folds the tag and cost-category columns into"
+            " JSON, computes the amortised cost and writes compressed Parquet, one file"
+            " per usage day."
         )
     if inflate is not None:
         lines.append(
             f"- Inflating the gzip files in Python (`write_plain_csv`) takes"
-            f" {_seconds(inflate)} s, before DuckDB starts on a file; DuckDB could read"
-            " the `.gz` files itself, but then a corrupt or truncated file would surface"
-            " as DuckDB's error rather than one naming the byte where the gzip stream broke."
+            f" {_seconds(inflate)} s, before DuckDB starts on a file. DuckDB could read"
+            " the `.gz` files itself, but a corrupt or truncated file would then fail"
+            " with DuckDB's error instead of one naming the byte where the stream broke."
         )
     refresh = probes.get(REFRESH)
     task = _summary_task_median(size)
@@ -462,9 +462,9 @@ def _speed_analysis(size: dict[str, Any], commit: str) -> list[str]:
             f" {_seconds(copy)} s.{measured} Most of what remains is PostgreSQL storing"
             " rows: the COPY, and the UI tables, whose tag table has about as many rows as"
             " the summary. Grouping the UI tables in DuckDB and copying them in, or"
-            " PostgreSQL's binary COPY format, would cut that part; the rest is the fixed"
-            " cost of each event (broker hops, one object per usage day and file to upload"
-            " and download)."
+            " PostgreSQL's binary COPY format, would cut that part. The rest is the fixed"
+            " cost of each event: broker hops, and one object per usage day and file to"
+            " upload and download."
         )
     return [*lines, ""]
 
