@@ -335,6 +335,7 @@ class OpenShiftBench:
             "start_date": self.cluster.month_start.isoformat(),
             "end_date": self.cluster.month_end.isoformat(),
         }
+
         started = time.perf_counter()
         response = await self._post(
             "costmodel", f"/tasks/{UPDATE_COST_MODEL_COSTS}", payload
@@ -344,6 +345,7 @@ class OpenShiftBench:
                 f"POST /tasks/{UPDATE_COST_MODEL_COSTS} failed with {response.status_code}: {response.text}"
             )
         event_id = uuid.UUID(response.json()["event_id"])
+
         while time.perf_counter() - started < self.bench.timeout_s:
             if await db.fetchval(
                 "SELECT 1 FROM costpipe.processed_events WHERE event_id = $1", event_id
@@ -356,6 +358,7 @@ class OpenShiftBench:
                 f"update_cost_model_costs {event_id} not processed after {self.bench.timeout_s:.0f} s"
             )
         seconds = time.perf_counter() - started
+
         cost_rows = await self.check_costs(tenant)
         usage_rows = await db.fetchval(
             f'SELECT count(*) FROM "{tenant.schema}".{SUMMARY_TABLE} WHERE source_uuid = $1',
@@ -408,9 +411,9 @@ class OpenShiftBench:
         return sum(int(row["n"]) for row in rows)
 
 
-def _raise_if_wrong(what: str, wrong: list[str]) -> None:
+def _raise_if_wrong(check: str, wrong: list[str]) -> None:
     if wrong:
-        raise MismatchError(f"{what} in {len(wrong)} figure(s): {'; '.join(wrong[:5])}")
+        raise MismatchError(f"{check} in {len(wrong)} figure(s): {'; '.join(wrong[:5])}")
 
 
 def cost_model_body(tenant: OcpTenant) -> dict[str, Any]:

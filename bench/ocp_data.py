@@ -652,12 +652,14 @@ def scaled_cluster(nise: NiseCluster, copies: int, data_dir: Path) -> ScaledClus
     cached = _read_sidecar(sidecar, copies)
     if cached is not None:
         return cached
+
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     log.info("writing %d copies of the OpenShift cluster month into %s", copies, folder)
     rows: dict[str, int] = {}
     for name, source in nise.files.items():
         rows[name] = _write_scaled_file(source, folder / name, name, copies)
+
     figures = read_figures(folder / POD_FILE, folder / STORAGE_FILE)
     manifest_uuid = str(uuid.uuid4())
     archive = folder / "payload.tar.gz"
@@ -672,6 +674,8 @@ def scaled_cluster(nise: NiseCluster, copies: int, data_dir: Path) -> ScaledClus
         "archive_bytes": archive.stat().st_size,
         "days": {day.isoformat(): f.as_json() for day, f in figures.items()},
     }
+
+    # The payload has the CSV files inside, so the loose copies can go.
     for name in nise.files:
         (folder / name).unlink()
     sidecar.write_text(json.dumps(facts, indent=1), encoding="utf-8")

@@ -658,19 +658,19 @@ OPENSHIFT_MEASUREMENTS = """\
 - **upload to summary**: the payload is already in the S3 server. The clock runs from the
   announcement on the upload topic until the payload's manifest is `complete` in
   `costpipe.manifests` (polled every 0.2 s). The summarizer completes it after writing the
-  month's rows of `reporting_ocpusagelineitem_daily_summary`. Each run is then checked: per
-  usage day, the summary's pod and storage line items must equal the report rows, and its
-  CPU core-hours, memory GiB-hours and claim usage GiB-months the Decimal sums of the CSV
-  files (within a relative 1e-9, because the summary sums float64 values).
+  month's rows of `reporting_ocpusagelineitem_daily_summary`. Each run is then checked per
+  usage day. The summary's pod and storage line items must equal the report rows. Its CPU
+  core-hours, memory GiB-hours and claim usage GiB-months must equal the Decimal sums of
+  the CSV files within a relative 1e-9, because the summary sums float64 values.
 - **cost-model run**: `masu.processor.tasks.update_cost_model_costs` for the whole month
   through the costmodel service's `POST /tasks`, timed until its event id is in
   `costpipe.processed_events`. The tenant gets its cost model only once the cost-model run
   that the summary requests has finished, so that run prices nothing and the timed runs
-  start on an idle service. Each run is then checked to the cent: per day, each cost kind of
-  `reporting_ocp_cost_daily` against the rates applied to the Decimal sums (usage rates on
-  the larger of each node's capacity and its pods' usage, because idle capacity is charged
-  to `Worker unallocated`), and the distributed rows must net to zero, so that the
-  cluster's total is the same before and after distribution."""
+  start on an idle service. Each run is then checked to the cent. Per day, each cost kind
+  of `reporting_ocp_cost_daily` must equal the rates applied to the Decimal sums. Usage
+  rates apply to the larger of each node's capacity and its pods' usage, because idle
+  capacity is charged to `Worker unallocated`. The distributed rows must net to zero, so
+  the cluster's total is the same before and after distribution."""
 
 OPENSHIFT_LIMIT_NOTE = (
     "OpenShift on cloud is not built (`costpipe tasks` lists `update_openshift_on_cloud` as"
@@ -716,9 +716,9 @@ def _openshift_setup(part: dict[str, Any]) -> str:
     return (
         f"The nise cluster month has {cluster['nodes']} nodes ({cluster['cores']} cores),"
         f" {cluster['pods']} pods in {cluster['namespaces']} namespaces and"
-        f" {cluster['claims']} claims. The cost model has the rates {rates}, a"
-        f" {model['markup_percent']}% markup, and distributes platform, worker-unallocated"
-        " and storage-unattributed cost to user projects by CPU usage."
+        f" {cluster['claims']} claims. The cost model has the rates {rates}."
+        f" It adds a {model['markup_percent']}% markup and distributes platform,"
+        " worker-unallocated and storage-unattributed cost to user projects by CPU usage."
     )
 
 

@@ -184,7 +184,7 @@ _DETECTORS: dict[str, Callable[[Path], CloudPlan | None]] = {
 
 
 class ProviderMismatchError(ValueError):
-    """The folder holds another provider's layout than the one asked for."""
+    """Error raised when a folder has another provider's layout than the one requested."""
 
 
 def detect_plans(root: Path, provider: str | None) -> list[CloudPlan]:

@@ -144,7 +144,7 @@ def _postgres_text(column: str, duckdb_type: str) -> str:
     """Return an expression writing ``column`` as PostgreSQL's CSV COPY reads it.
 
     Lists become array literals (``{"a","b"}``) with each element quoted, and
-    structs and maps become JSON; every other type's text is already PostgreSQL's.
+    structs and maps become JSON. Every other type's text is already PostgreSQL's.
     """
     name = '"' + column.replace('"', '""') + '"'
     if duckdb_type.endswith("[]"):
@@ -168,7 +168,7 @@ def export_daily_summary(
     memory_limit: str = "512MB",
     threads: int = 2,
 ) -> int:
-    """Write the daily summary for ``[start, end]`` to ``target`` as CSV; return its rows.
+    """Write the daily summary for ``[start, end]`` to ``target`` as CSV and return its row count.
 
     The file is what PostgreSQL's ``COPY ... (FORMAT csv)`` reads, without a header:
     the ``leading`` values first (the source and manifest ids, say), then the

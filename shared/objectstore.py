@@ -19,7 +19,7 @@ from shared.settings import Settings
 __all__ = ["LocalObjectStore", "ObjectStore", "S3ObjectStore", "create_object_store"]
 
 _CHUNK_BYTES = 1 << 20
-# Connections one S3 client keeps open; uploads and downloads run up to eight at once.
+# Connections one S3 client keeps open, since uploads and downloads run up to eight at once.
 _MAX_CONNECTIONS = 16
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
 

@@ -152,7 +152,7 @@ def create_faust_app(service: str, settings: Settings) -> faust.App:
         f"{settings.COSTPIPE_TOPIC_PREFIX}-{service}",
         broker=f"kafka://{settings.KAFKA_BOOTSTRAP_SERVERS}",
         store="memory://",
-        # faust keeps table metadata in a folder of its own; keep it out of the cwd.
+        # faust keeps table metadata in a folder of its own, so keep it out of the cwd.
         datadir=str(datadir_parent / "{conf.name}"),
         web_enabled=False,
         topic_partitions=settings.COSTPIPE_TOPIC_PARTITIONS,

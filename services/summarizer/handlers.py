@@ -238,8 +238,8 @@ class SummaryHandlers:
                 records = [(payload.provider_uuid, manifest_id, *row) for row in found]
                 rows = len(records)
         async with ctx.effects() as conn:
-            # The UI refresh groups the whole range; PostgreSQL's default 4 MB of
-            # sort memory sends it to disk.
+            # The UI refresh groups the whole range, and PostgreSQL's default 4 MB
+            # of sort memory would send that sort to disk.
             await conn.execute(f"SET LOCAL work_mem = '{_REFRESH_WORK_MEM}'")
             table = f"{quote_ident(payload.schema)}.{spec.table}"
             deleted = await conn.execute(

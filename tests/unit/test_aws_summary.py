@@ -246,7 +246,8 @@ def _pyarrow_line_items(path, resource_ids):
 
 def _postgres_array(text):
     """Read a PostgreSQL array literal of quoted elements, as the COPY would."""
-    assert text.startswith("{") and text.endswith("}")
+    assert text.startswith("{")
+    assert text.endswith("}")
     body, items, index = text[1:-1], [], 0
     while index < len(body):
         assert body[index] == '"'

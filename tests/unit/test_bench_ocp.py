@@ -130,7 +130,7 @@ def test_scaled_totals_are_copies_times_base(tmp_path: Path) -> None:
     big = tmp_path / "big"
     base.mkdir()
     big.mkdir()
-    one = read_figures(
+    single = read_figures(
         _scaled(base, 1, "pod_usage.csv", POD_HEADER, _pod_rows()),
         _scaled(base, 1, "storage_usage.csv", STORAGE_HEADER, _storage_rows()),
     )
@@ -140,13 +140,13 @@ def test_scaled_totals_are_copies_times_base(tmp_path: Path) -> None:
     )
     day = date(2026, 11, 1)
     assert set(five) == {day}
-    assert five[day].pod_rows == 5 * one[day].pod_rows
-    assert five[day].storage_rows == 5 * one[day].storage_rows
-    assert five[day].cpu_core_hours == 5 * one[day].cpu_core_hours
-    assert five[day].memory_gigabyte_hours == 5 * one[day].memory_gigabyte_hours
-    assert five[day].billable_cpu_core_hours == 5 * one[day].billable_cpu_core_hours
-    assert five[day].nodes == 5 * one[day].nodes
-    assert five[day].claims == 5 * one[day].claims
+    assert five[day].pod_rows == 5 * single[day].pod_rows
+    assert five[day].storage_rows == 5 * single[day].storage_rows
+    assert five[day].cpu_core_hours == 5 * single[day].cpu_core_hours
+    assert five[day].memory_gigabyte_hours == 5 * single[day].memory_gigabyte_hours
+    assert five[day].billable_cpu_core_hours == 5 * single[day].billable_cpu_core_hours
+    assert five[day].nodes == 5 * single[day].nodes
+    assert five[day].claims == 5 * single[day].claims
 
 
 def test_figures_sum_usage_and_capacity(tmp_path: Path) -> None:

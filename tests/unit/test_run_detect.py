@@ -46,7 +46,7 @@ def test_matching_provider_is_accepted(cur_folder):
     assert plan.provider_type == "AWS"
 
 
-def test_other_provider_is_refused_with_the_layout_found(cur_folder):
+def test_other_provider_raises_mismatch(cur_folder):
     with pytest.raises(
         ProviderMismatchError, match="laid out as AWS's; pass --provider AWS"
     ):

@@ -147,8 +147,8 @@ def _parquet_source(
 def _csv_source(path: Path, *, numbered: bool) -> str:
     """Return a query reading a CSV file as text, with the empty values as NULL.
 
-    ``numbered`` adds each row's line number as ``source_row``; numbering makes
-    DuckDB hold the whole file, so only the search for a bad row uses it.
+    ``numbered`` adds each row's line number as ``source_row``. Numbering makes
+    DuckDB keep the whole file in memory, so only the search for a bad row uses it.
     """
     empties = ", ".join(_literal(value) for value in _EMPTY_VALUES)
     numbers = ", row_number() OVER () + 1 AS source_row" if numbered else ""
@@ -220,7 +220,7 @@ def _checked(value: str, column: Column, source: str) -> str:
     """Return ``value`` typed for ``column``, failing the statement on a value it rejects.
 
     A CAST of an unreadable number or timestamp fails by itself; the cases a CAST
-    accepts but a report must not hold call ``error()``.
+    accepts but a report must not contain call ``error()``.
     """
     rejected = f"{_literal(source)} || ' has an unreadable value'"
     if column.kind is Kind.TIMESTAMP:
@@ -425,8 +425,8 @@ def convert_cur_report(
                 " FILENAME_PATTERN 'part_{i}')"
             ).fetchone()
         except (duckdb.ConversionException, duckdb.InvalidInputException) as error:
-            # Find the first bad row for the message, then give DuckDB's words if
-            # the search finds none (a CSV the reader cannot split, say).
+            # Find the first bad row for the message. If the search finds none (a CSV
+            # the reader cannot split, say), raise with DuckDB's message.
             _check_values(conn, header, dialect, name)
             raise BadInputError(f"{name}: a value cannot be read: {error}") from error
     except duckdb.InvalidInputException as error:
